@@ -1,0 +1,14 @@
+import type { Extractor } from './extractor.js';
+import { dpkgExtractor } from './os/dpkg/index.js';
+
+/**
+ * Every extractor, explicitly (no import side effects). registry.test.ts keeps this list equal to the folders
+ * under os/ and lang/. Adding an ecosystem is one folder plus one line here.
+ */
+export const OS_EXTRACTORS: readonly Extractor[] = [dpkgExtractor];
+export const LANGUAGE_EXTRACTORS: readonly Extractor[] = [];
+
+/** The extractors a scan runs: OS ones always (Static scan), language ones only for `--perform-sca-scan`. */
+export function extractorsFor(options: { readonly performScaScan: boolean }): readonly Extractor[] {
+  return options.performScaScan ? [...OS_EXTRACTORS, ...LANGUAGE_EXTRACTORS] : OS_EXTRACTORS;
+}

@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+import type { Distro } from './distro/detect.js';
+import type { Extractor } from './extract/extractor.js';
+import type { MergedImage, MergedPackage } from './image/applier.js';
+import { packageClassOf, type LayerRef, type Package, type PackageType } from './model/package.js';
+import { buildPurl } from './model/purl.js';
+
+/** purl namespace of OS packages when the distro is unknown. */
+const DEFAULT_OS_NAMESPACE: Partial<Record<PackageType, string>> = { deb: 'debian', apk: 'alpine', rpm: 'rpm' };
+
+/** Stable package id: sha256 of type, name, version, arch and first location (arch: multi-arch dpkg lists libc6 twice). */
+export function packageId(type: string, name: string, version: string, arch: string, location: string): string {
+  return createHash('sha256').update(`${type}\0${name}\0${version}\0${arch}\0${location}`).digest('hex');
+}
+
+function locationOf(m: MergedPackage): string {
+  return m.pkg.nested && m.pkg.nested.length > 0 ? `${m.path}!/${m.pkg.nested.join('!/')}` : m.path;
+}
+
+function osQualifiers(m: MergedPackage, distro: Distro | null): Record<string, string> {
+  const q: Record<string, string> = {};
+  if (m.pkg.arch) q['arch'] = m.pkg.arch;
+  if (distro && distro.version) q['distro'] = `${distro.family}-${distro.version}`;
+  return q;
+}
+
+/**
+ * Turn merged extractor output into report packages: purl (distro-aware for OS packages), id, layer reference,
+ * location, the OS package that owns a language artifact; duplicates of one package at one location merge.
+ */
+export function buildPackages(
+  merged: MergedImage,
+  distro: Distro | null,
+  layerRefs: readonly LayerRef[],
+  extractors: readonly Extractor[],
+): Package[] {
+  const scanTypeOf = new Map(extractors.map((e) => [e.name, e.scanType]));
+  // OS packages by (extractor, name), to resolve file ownership to a versioned owner
+  const osByName = new Map<string, MergedPackage>();
+  for (const m of merged.packages) if (packageClassOf(m.pkg.type) === 'os') osByName.set(`${m.extractor}\0${m.pkg.name}`, m);
+
+  const byKey = new Map<string, Package>();
+  for (const m of merged.packages) {
+    const { pkg } = m;
+    const cls = packageClassOf(pkg.type);
+    const location = locationOf(m);
+    const arch = pkg.arch ?? '';
+    const key = `${pkg.type}\0${pkg.name}\0${pkg.version}\0${arch}\0${location}`;
+    const existing = byKey.get(key);
+    if (existing) {
+      if (m.layer < existing.layer.index) byKey.set(key, { ...existing, layer: layerRefs[m.layer]! });
+      continue;
+    }
+    const qualifiers = cls === 'os' ? { ...osQualifiers(m, distro), ...pkg.qualifiers } : { ...pkg.qualifiers };
+    const purl = buildPurl({
+      type: pkg.type,
+      name: pkg.name,
+      version: pkg.version,
+      ...(cls === 'os' ? { namespace: distro?.family ?? DEFAULT_OS_NAMESPACE[pkg.type] ?? pkg.type } : {}),
+      qualifiers,
+    });
+    const owner = cls === 'lang' ? merged.owners.get(m.path) : undefined;
+    const ownerPkg = owner ? osByName.get(`${owner.extractor}\0${owner.packageName}`) : undefined;
+    byKey.set(key, {
+      id: packageId(pkg.type, pkg.name, pkg.version, arch, location),
+      name: pkg.name,
+      version: pkg.version,
+      type: pkg.type,
+      purl,
+      class: cls,
+      scanType: scanTypeOf.get(m.extractor) ?? (cls === 'os' ? 'Static' : 'SCA'),
+      ...(pkg.source ? { source: pkg.source } : {}),
+      ...(pkg.arch ? { arch: pkg.arch } : {}),
+      layer: layerRefs[m.layer]!,
+      locations: [location],
+      evidence: pkg.evidence,
+      ...(pkg.identifiedBy ? { identifiedBy: pkg.identifiedBy } : {}),
+      ...(pkg.licenses && pkg.licenses.length > 0 ? { licenses: pkg.licenses } : {}),
+      ...(pkg.vendor ? { vendor: pkg.vendor } : {}),
+      ...(ownerPkg ? { ownedBy: { type: ownerPkg.pkg.type, name: ownerPkg.pkg.name, version: ownerPkg.pkg.version } } : {}),
+      ...(pkg.metadata ? { metadata: pkg.metadata } : {}),
+    });
+  }
+  return [...byKey.values()].sort(comparePackages);
+}
+
+function comparePackages(a: Package, b: Package): number {
+  if (a.class !== b.class) return a.class === 'os' ? -1 : 1;
+  return a.layer.index - b.layer.index || cmp(a.name, b.name) || cmp(a.version, b.version) || cmp(a.locations[0] ?? '', b.locations[0] ?? '');
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,96 @@
+import Table from 'cli-table3';
+import pc from 'picocolors';
+import type { Package } from '../model/package.js';
+import type { ScanReport } from '../model/report.js';
+import { writeText, type Formatter } from './formatter.js';
+
+/** Untrusted strings (package names, createdBy) must not move the cursor or recolour the terminal. */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '�');
+}
+
+function shorten(text: string, max: number): string {
+  const flat = printable(text.replace(/\s+/g, ' ').trim());
+  return flat.length > max ? flat.slice(0, max - 1) + '…' : flat;
+}
+
+function shortDigest(d: string | null): string {
+  return d ? d.replace(/^sha256:/, '').slice(0, 12) : '-';
+}
+
+function size(bytes: number | null): string {
+  if (bytes === null) return '-';
+  const units = ['B', 'kB', 'MB', 'GB'];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${v.toFixed(u === 0 ? 0 : 1)} ${units[u]}`;
+}
+
+function table(head: string[], color: boolean): Table.Table {
+  // cli-table3 writes ANSI codes even when piped unless its styles are emptied
+  return new Table({ head: color ? head.map((h) => pc.bold(h)) : head, style: { head: [], border: [] } });
+}
+
+function packagesByLayer(packages: readonly Package[]): Map<number, Package[]> {
+  const out = new Map<number, Package[]>();
+  for (const p of packages) {
+    const list = out.get(p.layer.index) ?? [];
+    list.push(p);
+    out.set(p.layer.index, list);
+  }
+  return out;
+}
+
+/** Human-readable report: image summary, layers with createdBy and package counts, packages by layer. */
+export const tableFormatter: Formatter = {
+  name: 'table',
+  async write(report, out, { color }) {
+    const bold = color ? pc.bold : (s: string) => s;
+    const img = report.image;
+    const lines: string[] = [];
+    const os = img.os ? printable(img.os.prettyName ?? `${img.os.name} ${img.os.version}`) : 'unknown';
+    lines.push(bold(printable(img.ref)));
+    lines.push(`  Image ID:   ${img.imageId ?? '-'}`);
+    if (img.manifestDigest) lines.push(`  Manifest:   ${img.manifestDigest}`);
+    if (img.repoTags.length > 0) lines.push(`  Tags:       ${img.repoTags.map(printable).join(', ')}`);
+    if (img.platform) lines.push(`  Platform:   ${[img.platform.os, img.platform.architecture, img.platform.variant].filter(Boolean).map((s) => printable(String(s))).join('/')}`);
+    lines.push(`  OS:         ${os}`);
+    if (img.created) lines.push(`  Created:    ${printable(img.created)}`);
+    lines.push(`  Scan types: ${report.scanTypes.join(', ')}`);
+    const s = report.summary.packages;
+    lines.push(`  Packages:   ${s.total} (${s.os} OS, ${s.lang} language)`);
+    lines.push('');
+
+    lines.push(bold('Layers'));
+    const layers = table(['#', 'Digest', 'Size', 'OS pkgs', 'Lang pkgs', 'Created by'], color);
+    for (const l of img.layers) {
+      layers.push([String(l.index), shortDigest(l.digest ?? l.diffId), size(l.size), String(l.packages.os), String(l.packages.lang), shorten(l.createdBy ?? '', 70)]);
+    }
+    lines.push(layers.toString(), '');
+
+    const byLayer = packagesByLayer(report.packages);
+    for (const l of img.layers) {
+      const pkgs = byLayer.get(l.index);
+      if (!pkgs) continue;
+      lines.push(bold(`Packages introduced by layer ${l.index}`) + (l.createdBy ? `: ${shorten(l.createdBy, 80)}` : ''));
+      const t = table(['Name', 'Version', 'Type', 'Location'], color);
+      for (const p of pkgs) t.push([shorten(p.name, 50), shorten(p.version, 40), p.type, shorten(p.locations[0] ?? '', 60)]);
+      lines.push(t.toString(), '');
+    }
+
+    if (report.issues.length > 0) {
+      lines.push(bold(`Issues (${report.issues.length})`));
+      for (const i of report.issues) {
+        const where = [i.layer === null ? null : `layer ${i.layer}`, i.path ? printable(i.path) : null, i.extractor].filter(Boolean).join(' ');
+        lines.push(`  ${where ? where + ': ' : ''}${printable(i.message)}`);
+      }
+      lines.push('');
+    }
+    await writeText(out, lines.join('\n') + '\n');
+  },
+};
