@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { Evidence, PackageType, SourcePackage } from '../model/package.js';
 
 /** The file an extractor asked for. Small files are held in memory, big ones spilled to a scan-scoped temp file. */
@@ -58,7 +59,7 @@ export interface ExtractOutput {
   readonly ownership?: readonly FileOwnership[];
 }
 
-export interface Extractor {
+interface ExtractorBase {
   /** Stable id for logs, config and cache keys: "os/dpkg", "lang/java-archive". */
   readonly name: string;
   /** Bump when the output changes: cached layer results keyed on the old version are ignored. */
@@ -73,8 +74,27 @@ export interface Extractor {
    * extractors run, so a Static scan does not pay for them. Same rules as `required()`.
    */
   ownershipRequired?(path: string): boolean;
+}
+
+/** Gets the whole file (in memory, or spilled to a temp file when big). */
+export interface FileExtractor extends ExtractorBase {
+  readonly input: 'file';
   extract(file: FileInput, ctx: ExtractContext): Promise<ExtractOutput>;
 }
+
+/**
+ * Reads the file as it streams past, once, without the runner buffering it: for inputs that are many and big
+ * but whose useful part is small or near the start (executables scanned for Go build info). The extractor may
+ * stop reading early; the runner drains the rest.
+ */
+export interface StreamExtractor extends ExtractorBase {
+  readonly input: 'stream';
+  extractStream(stream: Readable, file: FileInfo, ctx: ExtractContext): Promise<ExtractOutput>;
+}
+
+export type Extractor = FileExtractor | StreamExtractor;
+
+export type FileInfo = Omit<FileInput, 'content'>;
 
 export const S_IFMT = 0o170000;
 export const S_IFREG = 0o100000;

@@ -1,14 +1,14 @@
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DISTRO_FILE_MAX_SIZE, isDistroFile } from '../distro/files.js';
 import type { LayerEntry } from '../image/layer-stream.js';
 import { parseWhiteout } from '../image/whiteout.js';
 import { isTallyError } from '../model/errors.js';
 import { describeError, type LayerIssue } from '../model/issue.js';
-import { S_IFREG, type ExtractContext, type Extractor, type FileContent, type FileInput } from './extractor.js';
+import { S_IFREG, type ExtractContext, type ExtractOutput, type Extractor, type FileContent, type FileInfo, type FileInput } from './extractor.js';
 import type { FileRecord, LayerResult } from './layer-result.js';
 
 export interface ExtractionPlan {
@@ -99,13 +99,25 @@ export async function runLayer(entries: AsyncIterable<LayerEntry>, plan: Extract
             entry.skip();
             break;
           }
+          symlinks.delete(path); // a later entry at the same path in this layer replaces an earlier one
+          const info: FileInfo = { path, size: entry.size, mode: entry.mode };
+          const only = accepted.length === 1 ? accepted[0]! : null;
+          if (!distro && only?.input === 'stream') {
+            // the common case for big binaries: read once as it passes, nothing buffered
+            const stream = entry.open();
+            try {
+              files.set(path, await runExtractors(accepted, info, () => stream, ctx, isLanguageArtifact, issues));
+            } finally {
+              await drain(stream);
+            }
+            break;
+          }
           const content = await readContent(entry.open(), entry.size, plan, ctx.tempDir);
           try {
-            symlinks.delete(path); // a later entry at the same path in this layer replaces an earlier one
-            if (distro && content.kind === 'buffer') osFiles.set(path, content.data.toString('utf8'));
-            const file: FileInput = { path, size: entry.size, mode: entry.mode, content };
+            if (distro && content.kind === 'buffer' && entry.size <= DISTRO_FILE_MAX_SIZE) osFiles.set(path, content.data.toString('utf8'));
+            const reopen = (): Readable => (content.kind === 'buffer' ? Readable.from([content.data]) : createReadStream(content.path));
             // Recorded even when empty: the path still replaces whatever lower layers had there.
-            files.set(path, await runExtractors(accepted, file, ctx, isLanguageArtifact, issues));
+            files.set(path, await runExtractors(accepted, { ...info, content }, reopen, ctx, isLanguageArtifact, issues));
           } finally {
             if (content.kind === 'file') await rm(content.path, { force: true });
           }
@@ -162,9 +174,21 @@ export async function runLayer(entries: AsyncIterable<LayerEntry>, plan: Extract
 
 const NONE: Extractor[] = [];
 
+/** Read whatever an extractor left unread, so the tar stream can move to the next entry. */
+async function drain(stream: Readable): Promise<void> {
+  if (stream.readableEnded || stream.destroyed) return;
+  await new Promise<void>((resolve) => {
+    stream.once('end', resolve);
+    stream.once('close', resolve);
+    stream.once('error', () => resolve());
+    stream.resume();
+  });
+}
+
 async function runExtractors(
   extractors: readonly Extractor[],
-  file: FileInput,
+  file: FileInfo | FileInput,
+  openStream: () => Readable,
   ctx: LayerRunContext,
   isLanguageArtifact: ((path: string) => boolean) | null,
   issues: LayerIssue[],
@@ -179,7 +203,19 @@ async function runExtractors(
         issues.push({ path: member ? `${file.path}!/${member}` : file.path, extractor: extractor.name, message }),
     };
     try {
-      const out = await extractor.extract(file, extractCtx);
+      let out: ExtractOutput;
+      if (extractor.input === 'stream') {
+        const stream = openStream();
+        try {
+          out = await extractor.extractStream(stream, { path: file.path, size: file.size, mode: file.mode }, extractCtx);
+        } finally {
+          if (!('content' in file)) await drain(stream);
+          else stream.destroy();
+        }
+      } else {
+        if (!('content' in file)) throw new Error('internal: file extractor without buffered content');
+        out = await extractor.extract(file, extractCtx);
+      }
       if (out.packages.length > 0 || (out.ownership && out.ownership.length > 0)) {
         records.push(out.ownership ? { extractor: extractor.name, packages: out.packages, ownership: out.ownership } : { extractor: extractor.name, packages: out.packages });
       }

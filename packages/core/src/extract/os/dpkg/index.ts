@@ -14,6 +14,7 @@ export const dpkgExtractor: Extractor = {
   name: 'os/dpkg',
   version: 1,
   scanType: 'Static',
+  input: 'file',
   maxFileSize: 64 * MiB,
   required: (path) => path === STATUS || isStatusDEntry(path),
   ownershipRequired: (path) => path.startsWith(INFO) && path.endsWith('.list') && path.indexOf('/', INFO.length) < 0,

@@ -63,6 +63,11 @@ export function parseDpkgStatus(text: string): DpkgParseResult {
   const packages: DpkgPackage[] = [];
   const problems: string[] = [];
   const paragraphs = parseControlParagraphs(text);
+  if (text.length > 0 && !text.endsWith('\n') && paragraphs.length > 0) {
+    // A file cut mid-line: its last entry may hold a cut version string, so it is not trusted.
+    const last = paragraphs.pop()!;
+    problems.push(`file ends mid-line (truncated?): last entry${last.has('package') ? ` (${last.get('package')})` : ''} skipped`);
+  }
   paragraphs.forEach((p, i) => {
     const name = p.get('package');
     const status = p.get('status');
@@ -90,7 +95,6 @@ export function parseDpkgStatus(text: string): DpkgParseResult {
       status,
     });
   });
-  if (text.length > 0 && !text.endsWith('\n')) problems.push('file does not end with a newline: it may be truncated');
   return { packages, problems };
 }
 
