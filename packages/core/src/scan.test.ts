@@ -189,22 +189,23 @@ describe('hostile layers', () => {
     assert.deepEqual(await readdir(tempRoot), []); // the scan's temp dir is gone and nothing else was made
   });
 
-  it('reports a truncated gzip layer as an issue and keeps what came before', async () => {
-    const big = Buffer.alloc(200_000, 'x');
+  it('reports a truncated gzip layer whose digest matches (a damaged image) as an issue and keeps what came before', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const tarBytes = await makeTar([{ name: 'var/lib/dpkg/status.d/early', content: statusOf(['early', '1']) }, { name: 'big', content: Buffer.alloc(200_000, 'x') }]);
+    const gz = gzipSync(tarBytes);
     await writeOciLayout(join(dir, 'trunc'), {
-      layers: [
-        { entries: [{ name: 'var/lib/dpkg/status', content: statusOf(['ok', '1']) }] },
-        {
-          entries: [{ name: 'var/lib/dpkg/status.d/early', content: statusOf(['early', '1']) }, { name: 'big', content: big }],
-          // cut the blob but keep the manifest's digest consistent, as an attacker would
-          tamper: (blob) => blob.subarray(0, blob.length - 100),
-        },
-      ],
+      layers: [{ entries: [{ name: 'var/lib/dpkg/status', content: statusOf(['ok', '1']) }] }, { blob: gz.subarray(0, gz.length - 100) }],
     });
-    // gunzip fails at the cut before the digest can be compared: the layer is reported, not trusted silently
     const report = await scan(join(dir, 'trunc'));
     assert.ok(report.issues.some((i) => i.layer === 1 && /could not be read to its end.*unexpected end of file/.test(i.message)), JSON.stringify(report.issues));
     assert.deepEqual(report.packages.map((p) => p.name).sort(), ['early', 'ok']);
+  });
+
+  it('fails with DIGEST_MISMATCH when a cut blob is not the one the manifest names', async () => {
+    await writeOciLayout(join(dir, 'cut'), {
+      layers: [{ entries: [{ name: 'var/lib/dpkg/status', content: statusOf(['ok', '1']) }, { name: 'big', content: Buffer.alloc(200_000, 'x') }], tamper: (b) => b.subarray(0, b.length - 100) }],
+    });
+    await assert.rejects(scan(join(dir, 'cut')), (err: unknown) => isTallyError(err) && err.code === 'DIGEST_MISMATCH' && /layer 0/.test(err.message));
   });
 
   it('fails with DIGEST_MISMATCH naming the layer when a complete blob does not match', async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,9 @@ import { sniffCompression, type Compression } from './image/decompress.js';
 import { DEFAULT_LAYER_LIMITS, TarLayerReader, type LayerLimits } from './image/layer-stream.js';
 import { walkRootfs } from './image/rootfs-walk.js';
 import { buildPackages } from './inventory.js';
-import type { Image, ImageSource, LayerInfo } from './model/image.js';
+import { isTallyError, TallyError } from './model/errors.js';
+import type { Readable } from 'node:stream';
+import type { BlobContent, Image, ImageSource, LayerInfo } from './model/image.js';
 import { describeError, type Issue } from './model/issue.js';
 import type { LayerRef, ScanType } from './model/package.js';
 import { REPORT_SCHEMA_VERSION, type ReportLayer, type ScanReport, type SensorType } from './model/report.js';
@@ -67,13 +70,32 @@ function layerLabel(layer: LayerInfo): string {
   return id ? `layer ${layer.index} (${id})` : `layer ${layer.index}`;
 }
 
-async function peekCompression(layer: LayerInfo & { content: { kind: 'blob' } }, signal: AbortSignal): Promise<Compression> {
-  const stream = await layer.content.open(signal);
+async function peekCompression(blob: BlobContent, signal: AbortSignal): Promise<Compression> {
+  const stream = await blob.open(signal);
   try {
     for await (const chunk of stream) return sniffCompression(chunk as Buffer);
     return 'none';
   } finally {
     stream.destroy();
+  }
+}
+
+async function verifyBlobDigest(layer: LayerInfo, blob: BlobContent, expected: string, signal: AbortSignal): Promise<void> {
+  const hash = createHash('sha256');
+  for await (const chunk of await blob.open(signal)) hash.update(chunk as Buffer);
+  const actual = 'sha256:' + hash.digest('hex');
+  if (actual !== expected) {
+    throw new TallyError('DIGEST_MISMATCH', `${layerLabel(layer)}: blob digest is ${actual}, the manifest says ${expected}`);
+  }
+}
+
+/** Open a layer blob; errors name the layer as well as the blob. */
+async function openNamed(layer: LayerInfo, blob: BlobContent, signal: AbortSignal): Promise<Readable> {
+  try {
+    return await blob.open(signal);
+  } catch (err) {
+    if (isTallyError(err)) throw new TallyError(err.code, `${layerLabel(layer)}: ${err.message}`, { cause: err });
+    throw err;
   }
 }
 
@@ -108,14 +130,14 @@ class LayerAnalyser {
         return { result: hit, digest: layer.digest, diffId: layer.diffId, mediaType: layer.mediaType, cached: true };
       }
       // A legacy docker-archive member: its digest is its diffId when stored uncompressed, the usual case.
-      const compression = await peekCompression({ ...layer, content: layer.content }, signal);
+      const compression = await peekCompression(layer.content, signal);
       if (compression === 'none') {
         this.onProgress?.({ kind: 'layer-done', index: layer.index, cached: true });
         return { result: hit, digest: layer.diffId, diffId: layer.diffId, mediaType: DOCKER_LAYER_MEDIA.none, cached: true };
       }
     }
 
-    const reader = new TarLayerReader(await layer.content.open(signal), {
+    const reader = new TarLayerReader(await openNamed(layer, layer.content, signal), {
       label: layerLabel(layer),
       mediaType: layer.mediaType,
       expectedDigest: layer.digestKnown ? layer.digest : null,
@@ -126,6 +148,9 @@ class LayerAnalyser {
     const partial = await runLayer(reader, plan, ctx);
     const mediaType = layer.mediaType || DOCKER_LAYER_MEDIA[reader.compression ?? 'none'];
     if (!partial.complete) {
+      // The stream broke (corrupt compression, cut tar). If the blob is not the one the manifest names, that is
+      // tampering or a bad download: fatal. If it is, the image itself is damaged: report it and go on.
+      if (layer.digestKnown && layer.digest) await verifyBlobDigest(layer, layer.content, layer.digest, signal);
       this.onProgress?.({ kind: 'layer-done', index: layer.index, cached: false });
       return { result: partial, digest: layer.digest, diffId: layer.diffId, mediaType, cached: false };
     }

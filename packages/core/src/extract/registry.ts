@@ -1,11 +1,13 @@
 import type { Extractor } from './extractor.js';
+import { apkExtractor } from './os/apk/index.js';
 import { dpkgExtractor } from './os/dpkg/index.js';
+import { rpmExtractor } from './os/rpm/index.js';
 
 /**
  * Every extractor, explicitly (no import side effects). registry.test.ts keeps this list equal to the folders
  * under os/ and lang/. Adding an ecosystem is one folder plus one line here.
  */
-export const OS_EXTRACTORS: readonly Extractor[] = [dpkgExtractor];
+export const OS_EXTRACTORS: readonly Extractor[] = [dpkgExtractor, apkExtractor, rpmExtractor];
 export const LANGUAGE_EXTRACTORS: readonly Extractor[] = [];
 
 /** The extractors a scan runs: OS ones always (Static scan), language ones only for `--perform-sca-scan`. */

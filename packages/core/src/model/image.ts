@@ -27,9 +27,11 @@ export interface ImageConfig {
  * Where a layer's bytes come from: a blob (compressed or not; decompressed and verified by layer-stream.ts)
  * or a directory already unpacked on disk (rootfs scans).
  */
-export type LayerContent =
-  | { readonly kind: 'blob'; open(signal: AbortSignal): Promise<Readable> }
-  | { readonly kind: 'directory'; readonly root: string };
+export type LayerContent = BlobContent | { readonly kind: 'directory'; readonly root: string };
+export interface BlobContent {
+  readonly kind: 'blob';
+  open(signal: AbortSignal): Promise<Readable>;
+}
 
 export interface LayerInfo {
   readonly index: number;

@@ -1,5 +1,8 @@
-/** purl types of every ecosystem Tally inventories. */
-export const PACKAGE_TYPES = ['deb', 'apk', 'rpm', 'npm', 'pypi', 'maven', 'golang', 'nuget'] as const;
+/**
+ * purl types of every ecosystem Tally inventories. `generic` is for runtimes that have no package ecosystem of
+ * their own (the JDK, the Python interpreter, the node binary): `pkg:generic/python@3.11.2`.
+ */
+export const PACKAGE_TYPES = ['deb', 'apk', 'rpm', 'npm', 'pypi', 'maven', 'golang', 'nuget', 'generic'] as const;
 export type PackageType = (typeof PACKAGE_TYPES)[number];
 
 export const OS_PACKAGE_TYPES: ReadonlySet<PackageType> = new Set<PackageType>(['deb', 'apk', 'rpm']);

@@ -30,13 +30,16 @@ function splitName(type: PackageType, name: string): [namespace: string | undefi
 /** The package URL (purl spec) of a package; empty qualifier values are dropped. */
 export function buildPurl(input: PurlInput): string {
   const [langNamespace, name] = splitName(input.type, input.name);
+  // purl's rpm type carries the epoch as a qualifier, not in the version
+  const epoch = input.qualifiers?.['epoch'];
+  const version = input.type === 'rpm' && epoch && input.version.startsWith(`${epoch}:`) ? input.version.slice(epoch.length + 1) : input.version;
   const qualifiers: Record<string, string> = {};
   for (const [k, v] of Object.entries(input.qualifiers ?? {})) if (v !== '') qualifiers[k] = v;
   return new PackageURL(
     input.type,
     input.namespace ?? langNamespace,
     name,
-    input.version === '' ? undefined : input.version,
+    version === '' ? undefined : version,
     Object.keys(qualifiers).length > 0 ? qualifiers : undefined,
     undefined,
   ).toString();

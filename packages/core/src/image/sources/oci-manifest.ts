@@ -132,10 +132,12 @@ async function leavesOf(store: BlobStore, descriptors: readonly Descriptor[], re
   if (depth > 8) throw new TallyError('INVALID_IMAGE', `${store.where}: indexes nested more than 8 deep`);
   for (const d of descriptors) {
     const name = d.annotations[REF_NAME] ?? refName;
-    if (isIndexMedia(d.mediaType)) {
-      const json = await readJsonBlob(store, d.digest, 'index');
+    // some tools (umoci) omit mediaType on descriptors: then the document itself tells (an index lists manifests)
+    const untyped = d.mediaType === '' ? await readJsonBlob(store, d.digest, 'manifest or index') : null;
+    if (isIndexMedia(d.mediaType) || (untyped !== null && arr(untyped, 'manifests') !== null)) {
+      const json = untyped ?? (await readJsonBlob(store, d.digest, 'index'));
       await leavesOf(store, parseIndex(json, `${store.where} index ${d.digest}`), name, depth + 1, out);
-    } else if (d.mediaType === MEDIA.ociManifest || d.mediaType === MEDIA.dockerManifest || d.mediaType === '') {
+    } else if (d.mediaType === MEDIA.ociManifest || d.mediaType === MEDIA.dockerManifest || untyped !== null) {
       out.push({ descriptor: d, refName: name });
     }
     // other media types (artifacts, signatures) are not images: skipped

@@ -26,7 +26,7 @@ export const dpkgExtractor: Extractor = {
       const files = parseListFile(text, keep);
       return { packages: [], ownership: files.length > 0 ? [{ packageName: packageNameOfListFile(file.path), files }] : [] };
     }
-    const { packages, problems } = parseDpkgStatus(text);
+    const { packages, problems } = parseDpkgStatus(text, { presenceMeansInstalled: file.path !== STATUS });
     for (const p of problems) ctx.issue(p);
     return {
       packages: packages.map(

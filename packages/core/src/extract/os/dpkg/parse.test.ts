@@ -47,6 +47,15 @@ describe('dpkg status', () => {
   });
 });
 
+describe('distroless status.d', () => {
+  it('takes a control file without Status as installed', () => {
+    const { packages, problems } = parseDpkgStatus('Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\n', { presenceMeansInstalled: true });
+    assert.deepEqual(problems, []);
+    assert.deepEqual(packages.map((p) => p.name), ['tzdata']);
+    assert.ok(parseDpkgStatus('Package: tzdata\nVersion: 1\n').problems.some((p) => /no Status/.test(p)));
+  });
+});
+
 describe('dpkg file lists', () => {
   it('names the package of a multi-arch list file and filters lines', () => {
     assert.equal(packageNameOfListFile('/var/lib/dpkg/info/libc6:amd64.list'), 'libc6');

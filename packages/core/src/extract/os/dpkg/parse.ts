@@ -59,7 +59,11 @@ export function parseSourceField(value: string | undefined, name: string, versio
   return { name: m[1]!, version: m[2]?.trim() || version };
 }
 
-export function parseDpkgStatus(text: string): DpkgParseResult {
+/**
+ * `presenceMeansInstalled`: distroless `status.d/<pkg>` files are the package's control file without a Status
+ * field; the file being there is what says the package is installed.
+ */
+export function parseDpkgStatus(text: string, options: { presenceMeansInstalled?: boolean } = {}): DpkgParseResult {
   const packages: DpkgPackage[] = [];
   const problems: string[] = [];
   const paragraphs = parseControlParagraphs(text);
@@ -76,11 +80,11 @@ export function parseDpkgStatus(text: string): DpkgParseResult {
       problems.push(`paragraph ${i + 1}: no Package field`);
       return;
     }
-    if (!status) {
+    if (!status && !options.presenceMeansInstalled) {
       problems.push(`package ${name}: no Status field`);
       return;
     }
-    const state = status.split(/\s+/)[2] ?? '';
+    const state = status ? (status.split(/\s+/)[2] ?? '') : 'installed';
     if (!PRESENT_STATES.has(state)) return;
     if (!version) {
       problems.push(`package ${name}: no Version field`);
@@ -92,7 +96,7 @@ export function parseDpkgStatus(text: string): DpkgParseResult {
       architecture: p.get('architecture') ?? '',
       source: parseSourceField(p.get('source'), name, version),
       maintainer: p.get('maintainer') ?? null,
-      status,
+      status: status ?? 'install ok installed',
     });
   });
   return { packages, problems };
