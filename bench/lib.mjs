@@ -1,7 +1,7 @@
 // Shared helpers for the benchmarks: peer binaries, timed runs with peak RSS, medians and ratio tables.
 // The machine is shared and noisy, so every comparison alternates the tools run by run and reports ratios.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -25,6 +25,27 @@ export function timed(cmd, args, { env } = {}) {
   const m = /__TIME__ ([\d.]+) (\d+)/.exec(r.stderr ?? '');
   if (r.status !== 0 || !m) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${(r.stderr ?? '').slice(-2000)}`);
   return { seconds: Number(m[1]), rssMB: Number(m[2]) / 1024, stdout: r.stdout };
+}
+
+/**
+ * A Trivy cache dir holding an empty Java index DB. Trivy refuses to scan jars without its SHA-1 index
+ * (trivy-java-db, fetched from ghcr.io, unreachable here); with an empty one it falls back to pom.properties,
+ * MANIFEST.MF and file names, as Tally does. The schema is Trivy's documented table layout.
+ */
+export async function trivyCacheDir() {
+  const dir = freshDir('trivy-cache-');
+  const { default: Database } = await import('better-sqlite3');
+  mkdirSync(join(dir, 'java-db'), { recursive: true });
+  const db = new Database(join(dir, 'java-db', 'trivy-java.db'));
+  db.exec(`CREATE TABLE artifacts(id INTEGER PRIMARY KEY, group_id TEXT, artifact_id TEXT);
+    CREATE TABLE indices(artifact_id INTEGER, version TEXT, sha1 BLOB, archive_type TEXT, foreign key (artifact_id) references artifacts(id));
+    CREATE UNIQUE INDEX artifacts_idx ON artifacts(artifact_id, group_id);
+    CREATE INDEX indices_artifact_idx ON indices(artifact_id);
+    CREATE UNIQUE INDEX indices_sha1_idx ON indices(sha1);`);
+  db.close();
+  const now = new Date().toISOString();
+  writeFileSync(join(dir, 'java-db', 'metadata.json'), JSON.stringify({ Version: 1, NextUpdate: '2099-01-01T00:00:00Z', UpdatedAt: now, DownloadedAt: now }));
+  return dir;
 }
 
 export function median(xs) {

@@ -178,12 +178,13 @@ export class TarLayerReader implements AsyncIterable<LayerEntry> {
       return null;
     });
     this.compressed = compressed;
-    this.uncompressed = uncompressed;
+    // An uncompressed blob's digest is its diffId: hash those bytes once, not twice.
+    this.uncompressed = decompressor ? uncompressed : compressed;
 
     const extract = tar.extract();
-    this.flow = decompressor ? pipeline(this.blob, compressed, decompressor, uncompressed) : pipeline(this.blob, compressed, uncompressed);
+    this.flow = decompressor ? pipeline(this.blob, compressed, decompressor, uncompressed) : pipeline(this.blob, compressed);
     this.flow.catch((err: unknown) => extract.destroy(err instanceof Error ? err : new Error(String(err))));
-    uncompressed.pipe(extract as unknown as NodeJS.WritableStream);
+    this.uncompressed.pipe(extract as unknown as NodeJS.WritableStream);
 
     try {
       for await (const entry of extract) {

@@ -45,7 +45,7 @@ const JUNK = 9;
 
 interface Token {
   readonly kind: number;
-  /** Digits, the letter, the hash; for SUFFIX the weight as a string is not used (see `weight`). */
+  /** The digits, the letter, the suffix name, the hash, or the junk tail. */
   readonly text: string;
   /** SUFFIX: ordering weight (pre-release < 0 < post-release). */
   readonly weight: number;

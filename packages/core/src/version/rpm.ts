@@ -16,7 +16,7 @@
  * *last* `-`. Epochs compare as numbers (missing = 0), then `rpmvercmp` on the versions, then on the releases.
  *
  * A missing release (choice, documented): a missing release sorts **before every release**, even an empty one:
- * `1.0 < 1.0- = 1.0-0 < 1.0-1`. This is what rpm 4.18's own EVR comparison does (`rpm.vercmp` / `rpmverCmp`,
+ * `1.0 < 1.0- < 1.0-0 < 1.0-1`. This is what rpm 4.18's own EVR comparison does (`rpm.vercmp` / `rpmverCmp`,
  * checked with `rpm --eval '%{lua: print(rpm.vercmp("1", "1-0"))}'` → -1) and what the OSV vectors expect. It is
  * *not* what rpm's dependency matcher (`rpmdsCompare`) does for a partial EVR in a `Requires:` (there a missing
  * release matches any release, which is not an ordering: `1.0` would "equal" both `1.0-1` and `1.0-2`). For OSV
