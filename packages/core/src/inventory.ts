@@ -4,6 +4,7 @@ import type { Extractor } from './extract/extractor.js';
 import type { MergedImage, MergedPackage } from './image/applier.js';
 import { packageClassOf, type LayerRef, type Package, type PackageType } from './model/package.js';
 import { buildPurl } from './model/purl.js';
+import { dirname, isWithin } from './image/path.js';
 
 /** purl namespace of OS packages when the distro is unknown. */
 const DEFAULT_OS_NAMESPACE: Partial<Record<PackageType, string>> = { deb: 'debian', apk: 'alpine', rpm: 'rpm' };
@@ -81,7 +82,42 @@ export function buildPackages(
       ...(pkg.metadata ? { metadata: pkg.metadata } : {}),
     });
   }
-  return [...byKey.values()].sort(comparePackages);
+  return mergeDeclaredEvidence([...byKey.values()]).sort(comparePackages);
+}
+
+/**
+ * A lockfile entry (declared) for a package that is also installed or compiled in below the lockfile's directory
+ * is the same package: fold it into that entry (its location and evidence kept in `evidenceSources`), so one
+ * package is one row and is matched once. Declared-only packages stay as they are.
+ */
+function mergeDeclaredEvidence(packages: Package[]): Package[] {
+  const key = (p: Package): string => `${p.type}\0${p.name}\0${p.version}`;
+  const present = new Map<string, Package[]>();
+  for (const p of packages) {
+    if (p.class === 'lang' && p.evidence !== 'declared') present.set(key(p), [...(present.get(key(p)) ?? []), p]);
+  }
+  const declaredIn = new Map<Package, string[]>();
+  const kept: Package[] = [];
+  for (const p of packages) {
+    if (p.class === 'lang' && p.evidence === 'declared') {
+      const lockfile = p.locations[0] ?? '/';
+      const target = present.get(key(p))?.find((q) => q.locations.some((l) => isWithin(l, dirname(lockfile))));
+      if (target) {
+        declaredIn.set(target, [...(declaredIn.get(target) ?? []), lockfile]);
+        continue;
+      }
+    }
+    kept.push(p);
+  }
+  return kept.map((p) => {
+    const extra = declaredIn.get(p);
+    if (!extra) return p;
+    return {
+      ...p,
+      locations: [...p.locations, ...extra],
+      evidenceSources: [...p.locations.map((location) => ({ evidence: p.evidence, location })), ...extra.map((location) => ({ evidence: 'declared' as const, location }))],
+    };
+  });
 }
 
 function comparePackages(a: Package, b: Package): number {

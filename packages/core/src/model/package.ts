@@ -42,7 +42,10 @@ export interface Package {
   readonly arch?: string;
   readonly layer: LayerRef;
   readonly locations: readonly string[];
+  /** The strongest evidence: installed > binary > declared. */
   readonly evidence: Evidence;
+  /** Present when one entry merges evidence from several files (a lockfile and the installed package.json). */
+  readonly evidenceSources?: readonly { readonly evidence: Evidence; readonly location: string }[];
   readonly identifiedBy?: string;
   readonly licenses?: readonly string[];
   readonly vendor?: string;
