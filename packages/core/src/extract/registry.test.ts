@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { LANGUAGE_EXTRACTORS, OS_EXTRACTORS } from './registry.js';
 
 function folders(kind: 'os' | 'lang'): string[] {
-  return readdirSync(new URL(`./${kind}/`, import.meta.url), { withFileTypes: true })
+  const dir = new URL(`./${kind}/`, import.meta.url);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true })
     .filter((d) => d.isDirectory())
     .map((d) => `${kind}/${d.name}`)
     .sort();
