@@ -46,10 +46,13 @@ export function buildPackages(
     const cls = packageClassOf(pkg.type);
     const location = locationOf(m);
     const arch = pkg.arch ?? '';
-    const key = `${pkg.type}\0${pkg.name}\0${pkg.version}\0${arch}\0${location}`;
+    // A runtime (python, node, a JDK) found in several files of one version is one runtime with several locations.
+    const isRuntime = pkg.metadata?.['role'] === 'runtime';
+    const key = `${pkg.type}\0${pkg.name}\0${pkg.version}\0${arch}\0${isRuntime ? '' : location}`;
     const existing = byKey.get(key);
     if (existing) {
-      if (m.layer < existing.layer.index) byKey.set(key, { ...existing, layer: layerRefs[m.layer]! });
+      const locations = existing.locations.includes(location) ? existing.locations : [...existing.locations, location];
+      byKey.set(key, { ...existing, locations, layer: m.layer < existing.layer.index ? layerRefs[m.layer]! : existing.layer });
       continue;
     }
     const qualifiers = cls === 'os' ? { ...osQualifiers(m, distro), ...pkg.qualifiers } : { ...pkg.qualifiers };
