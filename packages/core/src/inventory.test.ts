@@ -23,6 +23,7 @@ describe('inventory', () => {
       null,
       refs,
       extractors,
+      [],
     );
     const lodash = pkgs.filter((p) => p.name === 'lodash');
     assert.equal(lodash.length, 2, 'the lockfile in /other declares a copy that is not installed there');
@@ -45,9 +46,26 @@ describe('inventory', () => {
       { family: 'debian', name: 'Debian', version: '12', prettyName: null, codename: null, detectedBy: 'os-release' },
       refs,
       extractors,
+      [],
     );
     assert.deepEqual(pkgs.find((p) => p.type === 'maven')?.ownedBy, { type: 'deb', name: 'libfoo-java', version: '1.0-1' });
     assert.equal(pkgs.find((p) => p.type === 'deb')?.purl, 'pkg:deb/debian/libfoo-java@1.0-1?distro=debian-12');
+  });
+
+  it('turns an identity the purl spec rejects into an issue and keeps the rest', () => {
+    const issues: import('./model/issue.js').Issue[] = [];
+    const pkgs = buildPackages(
+      merged([
+        { pkg: { type: 'maven', name: 'no-group', version: '1.0', evidence: 'installed' }, path: '/a.jar', extractor: 'lang/node', layer: 0 },
+        { pkg: npm('ok', '1.0.0', 'installed'), path: '/node_modules/ok/package.json', extractor: 'lang/node', layer: 0 },
+      ]),
+      null,
+      refs,
+      extractors,
+      issues,
+    );
+    assert.deepEqual(pkgs.map((p) => p.name), ['ok']);
+    assert.match(issues[0]!.message, /maven\/no-group@1.0 skipped/);
   });
 
   it('puts the rpm epoch in a qualifier, not the purl version', () => {
@@ -56,6 +74,7 @@ describe('inventory', () => {
       { family: 'almalinux', name: 'AlmaLinux', version: '9.4', prettyName: null, codename: null, detectedBy: 'os-release' },
       refs,
       [{ name: 'os/rpm', scanType: 'Static' }] as never,
+      [],
     );
     assert.equal(pkgs[0]!.purl, 'pkg:rpm/almalinux/openssl-libs@3.0.7-27.el9?arch=x86_64&distro=almalinux-9.4&epoch=1');
   });

@@ -4,6 +4,7 @@ import type { Extractor } from './extract/extractor.js';
 import type { MergedImage, MergedPackage } from './image/applier.js';
 import { packageClassOf, type LayerRef, type Package, type PackageType } from './model/package.js';
 import { buildPurl } from './model/purl.js';
+import { describeError, type Issue } from './model/issue.js';
 import { dirname, isWithin } from './image/path.js';
 
 /** purl namespace of OS packages when the distro is unknown. */
@@ -28,12 +29,14 @@ function osQualifiers(m: MergedPackage, distro: Distro | null): Record<string, s
 /**
  * Turn merged extractor output into report packages: purl (distro-aware for OS packages), id, layer reference,
  * location, the OS package that owns a language artifact; duplicates of one package at one location merge.
+ * Problems (an identity the purl spec rejects) are appended to `issues`.
  */
 export function buildPackages(
   merged: MergedImage,
   distro: Distro | null,
   layerRefs: readonly LayerRef[],
   extractors: readonly Extractor[],
+  issues: Issue[],
 ): Package[] {
   const scanTypeOf = new Map(extractors.map((e) => [e.name, e.scanType]));
   // OS packages by (extractor, name), to resolve file ownership to a versioned owner
@@ -56,13 +59,20 @@ export function buildPackages(
       continue;
     }
     const qualifiers = cls === 'os' ? { ...osQualifiers(m, distro), ...pkg.qualifiers } : { ...pkg.qualifiers };
-    const purl = buildPurl({
-      type: pkg.type,
-      name: pkg.name,
-      version: pkg.version,
-      ...(cls === 'os' ? { namespace: distro?.family ?? DEFAULT_OS_NAMESPACE[pkg.type] ?? pkg.type } : {}),
-      qualifiers,
-    });
+    let purl: string;
+    try {
+      purl = buildPurl({
+        type: pkg.type,
+        name: pkg.name,
+        version: pkg.version,
+        ...(cls === 'os' ? { namespace: distro?.family ?? DEFAULT_OS_NAMESPACE[pkg.type] ?? pkg.type } : {}),
+        qualifiers,
+      });
+    } catch (err) {
+      // one malformed identity (a name the purl spec rejects) must not cost the rest of the inventory
+      issues.push({ layer: m.layer, path: location, extractor: m.extractor, message: `package ${pkg.type}/${pkg.name}@${pkg.version} skipped: ${describeError(err)}` });
+      continue;
+    }
     const owner = cls === 'lang' ? merged.owners.get(m.path) : undefined;
     const ownerPkg = owner ? osByName.get(`${owner.extractor}\0${owner.packageName}`) : undefined;
     byKey.set(key, {

@@ -231,9 +231,9 @@ function buildReport(
 
   const history = historyForLayers(image.config, image.layers.length);
   const layerRefs: LayerRef[] = analysed.map((a, index) => ({ index, diffId: a.diffId, createdBy: history[index]?.createdBy ?? null }));
-  const packages = buildPackages(merged, distro, layerRefs, extractors);
-
   const issues: Issue[] = [...merged.issues];
+  const packages = buildPackages(merged, distro, layerRefs, extractors, issues);
+
   const described = (image.config?.history ?? []).filter((h) => !h.emptyLayer).length;
   if (image.config && image.config.history.length > 0 && described !== image.layers.length) {
     issues.push({ layer: null, path: null, extractor: null, message: `config history describes ${described} layers, the image has ${image.layers.length}: createdBy may be missing` });
