@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 
-export type SourceKind = 'docker-archive' | 'oci-layout' | 'registry' | 'docker-engine' | 'rootfs';
+export type SourceKind = 'docker-archive' | 'oci-layout' | 'registry' | 'docker-engine' | 'rootfs' | 'sbom';
 
 export interface Platform {
   readonly os: string;
