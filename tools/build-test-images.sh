@@ -15,7 +15,7 @@
 # sources (`apt-get download` of a few .debs).
 set -euo pipefail
 
-readonly VERSION=1
+readonly VERSION=2
 readonly SUITE=bookworm
 readonly MIRROR=http://deb.debian.org/debian
 # All timestamps derive from this (2024-01-01T00:00:00Z) so rebuilds differ
@@ -566,6 +566,34 @@ build_multiarch() {
 
 # ------------------------------------------------------------------ main
 
+# ------------------------------------------------------------------ SCA
+
+# One image per language ecosystem: the debian12 base plus one layer made by tools/sca/<eco>.sh, which installs
+# real artifacts (Debian packages, npm installs, documented .NET layouts) and writes <eco>-expected.json next to
+# the rootfs, derived without Tally.
+build_sca_image() {  # ECO MINUTE
+  local eco=$1 minute=$2 dir=$WORK/sca-$eco bundle=$WORK/tmp/sca-$eco
+  log "sca-$eco"
+  mkdir -p "$dir"
+  cp -a "$WORK/debian12/oci" "$dir/oci"
+  umoci unpack --image "$dir/oci:latest" "$bundle"
+  bash "$SCRIPT_DIR/sca/$eco.sh" "$bundle/rootfs"
+  forget_run_state "$bundle/rootfs"
+  oci_commit "$dir/oci" "$bundle" "$minute" "/bin/sh -c tools/sca/$eco.sh  # $eco test artifacts"
+  oci_finish "$dir/oci" "$minute"
+  to_docker_archive "$dir/oci" "$dir/docker-archive.tar" "tally-test/sca-$eco:latest"
+  cp "$bundle"/*-expected.json "$dir/"
+  rm -rf --one-file-system "$bundle"
+}
+
+build_sca_images() {
+  local eco minute=40
+  for eco in java python go node dotnet; do
+    build_sca_image "$eco" "$minute"
+    minute=$((minute + 1))
+  done
+}
+
 main() {
   require_tools
   mkdir -p "$CACHE_ROOT"
@@ -589,6 +617,7 @@ main() {
   build_distroless
   build_rpm_images
   build_multiarch
+  build_sca_images
 
   rm -rf --one-file-system "$WORK/tmp"
   [[ -f $README_SRC ]] && cp "$README_SRC" "$WORK/README.md"

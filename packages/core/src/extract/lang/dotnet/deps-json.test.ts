@@ -4,10 +4,16 @@ import { describe, it } from 'node:test';
 import { parseDepsJson } from './deps-json.js';
 
 const testdata = (name: string): unknown => JSON.parse(readFileSync(new URL(`./testdata/${name}`, import.meta.url), 'utf8'));
-const names = (r: ReturnType<typeof parseDepsJson>): string[] => r.packages.map((p) => `${p.name}@${p.version}`);
+/** The libraries the host loads; asset-less ones are reported separately as declared, not deployed. */
+function parseDeployed(...args: Parameters<typeof parseDepsJson>): ReturnType<typeof parseDepsJson> {
+  const r = parseDepsJson(...args);
+  return { ...r, packages: r.packages.filter((p) => p.metadata?.['deployed'] !== 'false') };
+}
+
+const names = (r: ReturnType<typeof parseDeployed>): string[] => r.packages.map((p) => `${p.name}@${p.version}`);
 
 describe('deps.json: real self-contained app (Sarif.Multitool 5.7.0, linux-x64)', () => {
-  const result = parseDepsJson(testdata('Sarif.Multitool.deps.json'), 'Sarif.Multitool.deps.json');
+  const result = parseDeployed(testdata('Sarif.Multitool.deps.json'), 'Sarif.Multitool.deps.json');
 
   it('reports the bundled runtime pack under its advisory id, with the runtime version', () => {
     assert.deepEqual(result.problems, []);
@@ -34,6 +40,13 @@ describe('deps.json: real self-contained app (Sarif.Multitool 5.7.0, linux-x64)'
     assert.equal(result.packages.find((p) => p.name === 'CommandLineParser')?.metadata?.['dependency'], 'direct');
   });
 
+  it('reports asset-less libraries as declared and not deployed, so nothing is hidden and nothing is matched', () => {
+    const all = parseDepsJson(JSON.parse(readFileSync(new URL('./testdata/Sarif.Multitool.deps.json', import.meta.url), 'utf8')), 'Sarif.Multitool.deps.json');
+    const stj = all.packages.find((p) => p.name === 'System.Text.Json' && p.version === '6.0.10');
+    assert.equal(stj?.evidence, 'declared');
+    assert.equal(stj?.metadata?.['deployed'], 'false');
+  });
+
   it('leaves out build-only packages and facades whose code the runtime pack supplies', () => {
     const all = names(result);
     // no runtime/native assets in the linux-x64 target: build tasks, trimmed 4.3.x facades, Windows-only natives
@@ -57,7 +70,7 @@ describe('deps.json: real self-contained app (Sarif.Multitool 5.7.0, linux-x64)'
 
 describe('deps.json: real framework-dependent app (Azure.Generator, portable net10.0)', () => {
   it('reads the portable target and tells direct from transitive', () => {
-    const result = parseDepsJson(testdata('Azure.Generator.deps.json'), 'Azure.Generator.deps.json');
+    const result = parseDeployed(testdata('Azure.Generator.deps.json'), 'Azure.Generator.deps.json');
     assert.deepEqual(result.problems, []);
     assert.equal(result.packages.length, 47);
     assert.ok(!names(result).includes('System.Composition@7.0.0'), 'meta-package without assets');
@@ -80,13 +93,13 @@ describe('deps.json: edge cases', () => {
       },
       libraries: { 'A/1.0.0': lib, 'B/1.0.0': lib },
     };
-    const result = parseDepsJson(doc, 'x.deps.json');
+    const result = parseDeployed(doc, 'x.deps.json');
     assert.deepEqual(names(result), ['A@1.0.0']);
     assert.match(result.problems.join(), /linux-arm64.*missing.*linux-x64/);
   });
 
   it('reports every package library when there is no target, and says so', () => {
-    const result = parseDepsJson({ libraries: { 'A/1.0.0': lib, 'P/1.0.0': { type: 'project' } } }, 'x.deps.json');
+    const result = parseDeployed({ libraries: { 'A/1.0.0': lib, 'P/1.0.0': { type: 'project' } } }, 'x.deps.json');
     assert.deepEqual(names(result), ['A@1.0.0']);
     assert.match(result.problems.join(), /no "targets"/);
   });
@@ -97,7 +110,7 @@ describe('deps.json: edge cases', () => {
       targets: { t: { 'newtonsoft.json/13.0.1': runtime, 'C/2.0.0': { compileOnly: true, runtime: { 'C.dll': {} } } } },
       libraries: { 'Newtonsoft.Json/13.0.1': lib, 'C/2.0.0': lib, 'NotInTarget/3.0.0': lib },
     };
-    assert.deepEqual(names(parseDepsJson(doc, 'x.deps.json')), ['Newtonsoft.Json@13.0.1', 'NotInTarget@3.0.0']);
+    assert.deepEqual(names(parseDeployed(doc, 'x.deps.json')), ['Newtonsoft.Json@13.0.1', 'NotInTarget@3.0.0']);
   });
 
   it('counts runtimeTargets (RID-specific assets) and native assets as loaded', () => {
@@ -112,7 +125,7 @@ describe('deps.json: edge cases', () => {
       },
       libraries: { 'N/1.0.0': lib, 'R/1.0.0': lib, 'S/1.0.0': lib },
     };
-    assert.deepEqual(names(parseDepsJson(doc, 'x.deps.json')), ['N@1.0.0', 'R@1.0.0']);
+    assert.deepEqual(names(parseDeployed(doc, 'x.deps.json')), ['N@1.0.0', 'R@1.0.0']);
   });
 
   it('makes a distro RID of a bundled runtime portable and keeps the RID as built', () => {
@@ -125,7 +138,7 @@ describe('deps.json: edge cases', () => {
       },
       libraries: { 'runtimepack.Microsoft.AspNetCore.App.Runtime.alpine.3.19-x64/8.0.5': { type: 'runtimepack', serviceable: false, sha512: '' } },
     };
-    const [p] = parseDepsJson(doc, 'x.deps.json').packages;
+    const [p] = parseDeployed(doc, 'x.deps.json').packages;
     assert.equal(p?.name, 'Microsoft.AspNetCore.App.Runtime.linux-musl-x64');
     assert.deepEqual(p?.metadata, {
       role: 'runtime',
@@ -137,7 +150,7 @@ describe('deps.json: edge cases', () => {
 
   it('strips the runtimepack prefix only from runtimepack libraries', () => {
     const doc = { libraries: { 'runtimepack.Some.Package/1.0.0': lib } };
-    assert.deepEqual(names(parseDepsJson(doc, 'x.deps.json')), ['runtimepack.Some.Package@1.0.0']);
+    assert.deepEqual(names(parseDeployed(doc, 'x.deps.json')), ['runtimepack.Some.Package@1.0.0']);
   });
 
   it('survives hostile keys and shapes', () => {
@@ -145,14 +158,14 @@ describe('deps.json: edge cases', () => {
       '{"runtimeTarget":{"name":"__proto__"},"targets":{"__proto__":{"__proto__/1.0.0":{"runtime":{"a.dll":{}}}}},' +
       '"libraries":{"__proto__/1.0.0":{"type":"package"},"constructor/1.0.0":{"type":"package"},"bad":{"type":"package"},' +
       '"x/":{"type":"package"},"y/1":"string","z/1.0.0":{"type":"unknown"}}}';
-    const result = parseDepsJson(JSON.parse(text), 'x.deps.json');
+    const result = parseDeployed(JSON.parse(text), 'x.deps.json');
     assert.deepEqual(names(result), ['__proto__@1.0.0', 'constructor@1.0.0']);
     assert.equal(result.problems.length, 3, result.problems.join('\n'));
     assert.equal(({} as Record<string, unknown>)['runtime'], undefined);
   });
 
   it('throws on documents that are no deps.json', () => {
-    assert.throws(() => parseDepsJson([], 'x.deps.json'), /not a JSON object/);
-    assert.throws(() => parseDepsJson({ name: 'x' }, 'x.deps.json'), /no "libraries"/);
+    assert.throws(() => parseDeployed([], 'x.deps.json'), /not a JSON object/);
+    assert.throws(() => parseDeployed({ name: 'x' }, 'x.deps.json'), /no "libraries"/);
   });
 });

@@ -3,13 +3,13 @@
  *
  * Which libraries are reported, and why:
  * - `package` libraries whose entry in the runtime target lists assets that get loaded (`runtime`, `native` or
- *   `runtimeTargets`, and not `compileOnly`). Libraries without such assets are left out: they are build-only
- *   packages (`Microsoft.NET.ILLink.Tasks`, analyzers), meta-packages, or old facade packages whose code the
- *   framework now supplies. A real self-contained publish (Sarif.Multitool, testdata) lists
- *   `System.Private.Uri 4.3.2` and `System.Text.Json 6.0.10` with no assets at all because the runtime pack's own
- *   8.0 copies win; reporting them would raise advisories against code that is not in the image. This is Trivy's
- *   rule (trivy discussion 4282); a library the runtime target does not mention at all is kept, as in Trivy, so
- *   an odd file errs towards reporting.
+ *   `runtimeTargets`, and not `compileOnly`) are installed. Libraries without such assets are build-only packages
+ *   (`Microsoft.NET.ILLink.Tasks`, analyzers), meta-packages, or old facade packages whose code the framework now
+ *   supplies: a real self-contained publish (Sarif.Multitool, testdata) lists `System.Private.Uri 4.3.2` and
+ *   `System.Text.Json 6.0.10` with no assets because the runtime pack's own 8.0 copies win. They are reported
+ *   too, so nothing in the manifest is hidden, but as declared evidence with `metadata.deployed = 'false'`: the
+ *   matcher does not raise advisories against code that is not in the image (Trivy does). A library the runtime
+ *   target does not mention at all is kept as installed, so an odd file errs towards reporting.
  * - Where Trivy falls back to "everything in `libraries`" when `runtimeTarget.name` has no target (hand-edited or
  *   trimmed files), we first look for the target that is there (the RID-specific one before the portable one) and
  *   only report everything when no target exists at all; key lookups are case-insensitive (old SDKs wrote
@@ -135,7 +135,7 @@ export function parseDepsJson(doc: unknown, fileName: string): ParseResult {
   for (const l of libs) {
     if (l.type !== 'package' && l.type !== 'runtimepack') continue;
     const entry = target?.entries.get(l.key.toLowerCase());
-    if (entry !== undefined && !hasRuntimeAssets(entry)) continue;
+    const deployed = entry === undefined || hasRuntimeAssets(entry);
     const name = l.type === 'runtimepack' ? stripRuntimepack(l.name) : l.name;
     const pack = runtimePackId(name);
     const sha512 = str(l.lib, 'sha512');
@@ -150,6 +150,7 @@ export function parseDepsJson(doc: unknown, fileName: string): ParseResult {
     }
     if (direct !== null) metadata['dependency'] = direct.has(name.toLowerCase()) ? 'direct' : 'transitive';
     if (sha512) metadata['sha512'] = sha512;
+    if (!deployed) metadata['deployed'] = 'false';
     const finalName = pack?.name ?? name;
     const k = packageKey(finalName, l.version);
     if (packages.has(k)) continue;
@@ -157,7 +158,7 @@ export function parseDepsJson(doc: unknown, fileName: string): ParseResult {
       type: 'nuget',
       name: finalName,
       version: l.version,
-      evidence: 'installed',
+      evidence: deployed ? 'installed' : 'declared',
       identifiedBy: 'deps.json',
       ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
     });

@@ -48,7 +48,14 @@ export function parseDotnetFile(kind: Exclude<DotnetFileKind, 'nupkg'>, path: st
         problems.push((err as Error).message);
       }
       const result = sharedFrameworkPackage(dir, doc);
-      return { packages: result.packages, problems: [...problems, ...result.problems] };
+      // The framework's own deps.json lists what it is built from (the 2.x frameworks name a dozen runtime.*
+      // packages): report those too, marked as parts of the framework, so the inventory hides nothing.
+      const parts = doc === null ? [] : parseDepsJson(doc, baseName(path)).packages;
+      const runtimeNames = new Set(result.packages.map((p) => p.name.toLowerCase()));
+      const components = parts
+        .filter((p) => !runtimeNames.has(p.name.toLowerCase()) && p.metadata?.['role'] !== 'runtime')
+        .map((p) => ({ ...p, identifiedBy: 'shared-framework', metadata: { ...p.metadata, partOf: dir.framework } }));
+      return { packages: [...result.packages, ...components], problems: [...problems, ...result.problems] };
     }
     case 'lock':
       return parsePackagesLock(parseJson(text, 'packages.lock.json'));

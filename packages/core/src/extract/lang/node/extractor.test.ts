@@ -38,7 +38,7 @@ describe('lang/node extractor', () => {
     const mode = S_IFREG | 0o644;
     assert.ok(nodeExtractor.required('/app/node_modules/@types/node/package.json', mode));
     assert.ok(nodeExtractor.required('/app/yarn.lock', mode));
-    assert.ok(!nodeExtractor.required('/app/package.json', mode));
+    assert.ok(nodeExtractor.required('/app/package.json', mode));
     assert.ok(!nodeExtractor.required('/app/node_modules/lodash/lodash.js', mode));
   });
 

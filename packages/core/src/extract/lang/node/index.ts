@@ -18,6 +18,7 @@ const MAX_HEADER = 256 * KiB;
 
 const IDENTIFIED_BY: Record<Exclude<NodeFileKind, 'node-version-h'>, string> = {
   'package-json': 'package.json',
+  'app-package-json': 'package.json',
   'hidden-lockfile': 'hidden-lockfile',
   'package-lock': 'package-lock',
   'yarn-lock': 'yarn.lock',
@@ -29,13 +30,16 @@ function toPackage(record: NodeRecord, kind: Exclude<NodeFileKind, 'node-version
     type: 'npm',
     name: record.name,
     version: record.version,
-    // the hidden lockfile is npm's record of what it put on disk, not a declaration
     // The hidden lockfile is npm's record of what it installed, but package.json files are what is on disk now:
     // its entries are declared evidence, folded into the installed rows by the inventory (or kept if pruned).
-    evidence: kind === 'package-json' ? 'installed' : 'declared',
+    evidence: kind === 'package-json' || kind === 'app-package-json' ? 'installed' : 'declared',
     identifiedBy: IDENTIFIED_BY[kind],
     ...(record.licenses.length > 0 ? { licenses: record.licenses } : {}),
-    ...(Object.keys(record.metadata).length > 0 ? { metadata: record.metadata } : {}),
+    ...(kind === 'app-package-json'
+      ? { metadata: { ...record.metadata, role: 'application' } }
+      : Object.keys(record.metadata).length > 0
+        ? { metadata: record.metadata }
+        : {}),
   };
 }
 
@@ -43,6 +47,8 @@ function parse(kind: Exclude<NodeFileKind, 'node-version-h'>, text: string, path
   switch (kind) {
     case 'package-json':
       return parseInstalledPackageJson(text, nameFromPackageJsonPath(path));
+    case 'app-package-json':
+      return parseInstalledPackageJson(text, null);
     case 'hidden-lockfile':
     case 'package-lock':
       return parseNpmLock(text);

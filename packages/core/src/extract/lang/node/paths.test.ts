@@ -22,7 +22,6 @@ describe('node file kinds', () => {
 
   it('skips package.json files inside a package and folders that are no package', () => {
     for (const path of [
-      '/app/package.json',
       '/app/node_modules/package.json',
       '/app/node_modules/@types/package.json',
       '/app/node_modules/@/x/package.json',
@@ -33,10 +32,13 @@ describe('node file kinds', () => {
       '/app/node_modules/foo/test/fixtures/x/package.json',
       '/app/node_modules/lodash/package.json.bak',
       '/app/node_modules/lodash/xpackage.json',
-      '/app/not_node_modules/lodash/package.json',
     ]) {
       assert.equal(nodeFileKind(path), null, path);
     }
+    // outside node_modules a package.json is an application's (or a distro-installed package's) own manifest
+    assert.equal(nodeFileKind('/app/not_node_modules/lodash/package.json'), 'app-package-json');
+    assert.equal(nodeFileKind('/usr/share/nodejs/acorn/package.json'), 'app-package-json');
+    assert.equal(nodeFileKind('/app/package.json'), 'app-package-json');
   });
 
   it('takes lockfiles of apps, not those shipped inside installed packages', () => {

@@ -12,6 +12,12 @@ export type NodeFileKind =
   | 'package-lock'
   | 'yarn-lock'
   | 'pnpm-lock'
+  /**
+   * Any other package.json outside node_modules: an application's own manifest (`/app/package.json`), or a package
+   * a distro installs outside node_modules (Debian's `/usr/share/nodejs/<name>/package.json`). Reported when it has
+   * a name and a version, as Trivy does in image scans.
+   */
+  | 'app-package-json'
   /** `…/include/node/node_version.h`: the version of the node runtime installed beside it */
   | 'node-version-h';
 
@@ -74,6 +80,7 @@ export function nodeFileKind(path: string): NodeFileKind | null {
     case 110 /* n */:
       if (path.endsWith(HIDDEN_LOCKFILE)) return 'hidden-lockfile';
       if (isInstalledPackageJson(path)) return 'package-json';
+      if (path.endsWith(PACKAGE_JSON)) return path.indexOf(NODE_MODULES) < 0 ? 'app-package-json' : null;
       return lockfileKind(path);
     case 107 /* k */:
     case 108 /* l */:
