@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { isTallyError, TOOL_VERSION } from '@tally/core';
+import { dbCommand } from './commands/db.js';
 import { scanCommand } from './commands/scan.js';
 import { EXIT } from './exit-codes.js';
 
@@ -10,6 +11,7 @@ function program(): Command {
     .version(TOOL_VERSION)
     .exitOverride()
     .addCommand(scanCommand())
+    .addCommand(dbCommand())
     .addHelpText('after', '\nExit status: 0 success, 1 policy failed (--fail-on), 2 usage or scan error. See docs/cli.md.');
 }
 

@@ -1,7 +1,7 @@
 import Table from 'cli-table3';
 import pc from 'picocolors';
 import type { Package } from '../model/package.js';
-import type { ScanReport } from '../model/report.js';
+import { SEVERITIES, type ScanReport, type Severity } from '../model/report.js';
 import { writeText, type Formatter } from './formatter.js';
 
 /** Untrusted strings (package names, createdBy) must not move the cursor or recolour the terminal. */
@@ -64,6 +64,8 @@ export const tableFormatter: Formatter = {
     lines.push(`  Scan types: ${report.scanTypes.join(', ')}`);
     const s = report.summary.packages;
     lines.push(`  Packages:   ${s.total} (${s.os} OS, ${s.lang} language)`);
+    const v = report.summary.vulnerabilities;
+    if (v) lines.push(`  Vulnerabilities: ${SEVERITIES.map((sev) => `${v[sev]} ${sev}`).join(', ')}`);
     lines.push('');
 
     lines.push(bold('Layers'));
@@ -83,6 +85,8 @@ export const tableFormatter: Formatter = {
       lines.push(t.toString(), '');
     }
 
+    if (report.vulnerabilities) lines.push(...vulnerabilityTables(report, color));
+
     if (report.issues.length > 0) {
       lines.push(bold(`Issues (${report.issues.length})`));
       for (const i of report.issues) {
@@ -94,3 +98,41 @@ export const tableFormatter: Formatter = {
     await writeText(out, lines.join('\n') + '\n');
   },
 };
+
+const SEVERITY_COLOR: Record<Severity, (s: string) => string> = {
+  CRITICAL: (s) => pc.bold(pc.red(s)),
+  HIGH: pc.red,
+  MEDIUM: pc.yellow,
+  LOW: pc.blue,
+  NEGLIGIBLE: pc.dim,
+  UNKNOWN: pc.dim,
+};
+
+/** Findings grouped by severity, most severe first: the package, installed and fixed versions, the layer. */
+function vulnerabilityTables(report: ScanReport, color: boolean): string[] {
+  const findings = report.vulnerabilities ?? [];
+  const lines: string[] = [];
+  if (findings.length === 0) return [color ? pc.green('No vulnerabilities found') : 'No vulnerabilities found', ''];
+  for (const severity of SEVERITIES) {
+    const group = findings.filter((f) => f.severity === severity);
+    if (group.length === 0) continue;
+    const title = `${severity} (${group.length})`;
+    lines.push(color ? SEVERITY_COLOR[severity](title) : title);
+    const t = table(['ID', 'Package', 'Installed', 'Fixed', 'Status', 'Layer', 'Scan', 'KEV/EPSS'], color);
+    for (const f of group) {
+      const exploit = [f.kev ? 'KEV' : '', f.epss !== null ? `${(f.epss * 100).toFixed(1)}%` : ''].filter(Boolean).join(' ');
+      t.push([
+        shorten(f.id, 24),
+        shorten(f.package.name, 40),
+        shorten(f.package.version, 28),
+        shorten(f.fixedVersions.join(', ') || '-', 28),
+        f.status,
+        String(f.layer.index),
+        f.scanType,
+        exploit || '-',
+      ]);
+    }
+    lines.push(t.toString(), '');
+  }
+  return lines;
+}
