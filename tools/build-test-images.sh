@@ -15,7 +15,7 @@
 # sources (`apt-get download` of a few .debs).
 set -euo pipefail
 
-readonly VERSION=2
+readonly VERSION=3
 readonly SUITE=bookworm
 readonly MIRROR=http://deb.debian.org/debian
 # All timestamps derive from this (2024-01-01T00:00:00Z) so rebuilds differ
@@ -566,6 +566,36 @@ build_multiarch() {
 
 # ------------------------------------------------------------------ main
 
+# ------------------------------------------------------------------ Debian 11 before a DSA
+
+# A Debian 11 image as it was before two security advisories: real bullseye packages (fetched through a private
+# apt list, so the host's sources are untouched), with the dpkg status giving zlib1g and libssl1.1 the versions
+# their own changelogs list just below the fixes of DSA-5218-1 (zlib, an epoch version) and DSA-5343-1 (openssl,
+# a binary named differently from its source). The advisory data in ../shared/vulndb ends in 2023; current
+# bullseye packages are past every fix in it, so an image of the time is rebuilt from the packages' own history.
+apt_bullseye() {  # ARGS...: apt-get with a private bullseye source list and state
+  local d=$WORK/tmp/apt-bullseye
+  apt-get -q -o Dir::Etc::SourceList="$d/sources.list" -o Dir::Etc::SourceParts=- -o Dir::State::Lists="$d/lists" \
+    -o Dir::Cache="$d/cache" -o Dir::State::Status=/dev/null -o APT::Architecture=amd64 "$@"
+}
+
+build_debian11_dsa() {
+  local dir=$WORK/debian11-dsa d=$WORK/tmp/apt-bullseye root=$WORK/tmp/debian11-root deb
+  log "debian11-dsa"
+  mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/debs" "$dir" "$root/var/lib/dpkg"
+  echo "deb http://deb.debian.org/debian bullseye main" >"$d/sources.list"
+  apt_bullseye update >/dev/null
+  (cd "$d/debs" && apt_bullseye download base-files zlib1g libssl1.1 libc6 libgcc-s1 gcc-10-base >/dev/null)
+  for deb in "$d"/debs/*.deb; do dpkg-deb -x "$deb" "$root"; done
+  python3 "$HELPER" old-status "$root/var/lib/dpkg/status" "$d"/debs/*.deb \
+    --before zlib1g=1:1.2.11.dfsg-2+deb11u2 --before libssl1.1=1.1.1n-0+deb11u4 >"$d/chosen.json"
+  oci_from_rootfs "$root" "$dir/oci" "/bin/sh -c #(nop) ADD file:debian-bullseye-before-dsa in /"
+  to_docker_archive "$dir/oci" "$dir/docker-archive.tar" "tally-test/debian11-dsa:latest"
+  python3 "$HELPER" expected "$dir/expected.json" --layout "$dir/oci" \
+    --facts "{\"os\":{\"id\":\"debian\",\"versionId\":\"11\"},\"downgraded\":$(cat "$d/chosen.json"),\"expectedFindings\":{\"zlib1g\":[\"CVE-2022-37434\"],\"libssl1.1\":[\"CVE-2022-2097\",\"CVE-2022-4304\",\"CVE-2022-4450\",\"CVE-2023-0215\",\"CVE-2023-0286\"]}}"
+  rm -rf --one-file-system "$root"
+}
+
 # ------------------------------------------------------------------ SCA
 
 # One image per language ecosystem: the debian12 base plus one layer made by tools/sca/<eco>.sh, which installs
@@ -617,6 +647,7 @@ main() {
   build_distroless
   build_rpm_images
   build_multiarch
+  build_debian11_dsa
   build_sca_images
 
   rm -rf --one-file-system "$WORK/tmp"

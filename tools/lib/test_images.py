@@ -15,6 +15,7 @@ import os
 import shutil
 import sqlite3
 import struct
+import subprocess
 import sys
 import tarfile
 
@@ -395,6 +396,47 @@ def cmd_expected(args):
         f.write("\n")
 
 
+def deb_version_key(v):
+    """dpkg ordering via `dpkg --compare-versions` (exact, and dpkg is on every Debian host)."""
+    import functools
+    def cmp(a, b):
+        if a == b:
+            return 0
+        return -1 if subprocess.run(["dpkg", "--compare-versions", a, "lt", b]).returncode == 0 else 1
+    return functools.cmp_to_key(cmp)(v)
+
+
+def cmd_old_status(args):
+    """dpkg status for unpacked .debs, as an image had it before a security fix: each package listed in
+    --before PKG=FIXED gets the newest version its own changelog.Debian names that sorts below FIXED."""
+    before = dict(item.split("=", 1) for item in args.before)
+    paragraphs, chosen = [], {}
+    for deb in args.debs:
+        control = subprocess.run(["dpkg-deb", "-f", deb], check=True, capture_output=True, text=True).stdout.rstrip("\n")
+        fields = dict(line.split(": ", 1) for line in control.split("\n") if ": " in line and not line.startswith(" "))
+        name = fields["Package"]
+        if name in before:
+            src = fields.get("Source", name).split(" ")[0]
+            log = subprocess.run(["dpkg-deb", "--fsys-tarfile", deb], check=True, capture_output=True).stdout
+            with tarfile.open(fileobj=io.BytesIO(log)) as tar:
+                member = next(m for m in tar.getmembers() if m.name.endswith(f"/doc/{name}/changelog.Debian.gz"))
+                text = gzip.decompress(tar.extractfile(member).read()).decode()
+            versions = [line.split("(", 1)[1].split(")", 1)[0] for line in text.split("\n") if line.startswith(src + " (")]
+            older = sorted((v for v in versions if deb_version_key(v) < deb_version_key(before[name])), key=deb_version_key)
+            if not older:
+                sys.exit(f"{name}: no changelog version below {before[name]}")
+            old = older[-1]
+            chosen[name] = {"from": fields["Version"], "to": old, "fixedBy": before[name]}
+            # the Source field names the source version only when it differs from the binary's
+            control = control.replace(f"Version: {fields['Version']}", f"Version: {old}")
+            if "Source:" in control and "(" in fields.get("Source", ""):
+                control = control.replace(fields["Source"], src)
+        paragraphs.append(control.replace(f"Package: {name}", f"Package: {name}\nStatus: install ok installed", 1))
+    with open(args.out, "w") as f:
+        f.write("\n\n".join(paragraphs) + "\n")
+    json.dump(chosen, sys.stdout, indent=2)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -439,6 +481,12 @@ def main():
     p.add_argument("--format", choices=["dpkg", "rpm"], default="dpkg")
     p.add_argument("--statusd", help="distroless status.d directory")
     p.set_defaults(fn=cmd_expected)
+
+    p = sub.add_parser("old-status", help=cmd_old_status.__doc__)
+    p.add_argument("out")
+    p.add_argument("debs", nargs="+")
+    p.add_argument("--before", action="append", default=[], help="PKG=FIXED_VERSION")
+    p.set_defaults(fn=cmd_old_status)
 
     args = ap.parse_args()
     args.fn(args)

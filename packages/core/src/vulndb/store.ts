@@ -158,8 +158,22 @@ export class SqliteVulnDb implements VulnDb {
     return out;
   }
 
+  // Lookups repeat across packages and findings (the same CVE's KEV and EPSS for every package it hits); the file
+  // is immutable while open (updates swap a new file in), so answers are memoised for the life of this handle.
+  private readonly memo = {
+    affecting: new Map<string, readonly Advisory[]>(),
+    kev: new Map<string, KevEntry | null>(),
+    epss: new Map<string, EpssEntry | null>(),
+  };
+
   affecting(ecosystem: string, packageName: string): readonly Advisory[] {
-    return this.resolve(this.stmts.affecting.all(ecosystem, packageName) as number[]);
+    const key = `${ecosystem}\0${packageName}`;
+    let hit = this.memo.affecting.get(key);
+    if (hit === undefined) {
+      hit = this.resolve(this.stmts.affecting.all(ecosystem, packageName) as number[]);
+      this.memo.affecting.set(key, hit);
+    }
+    return hit;
   }
 
   /** Every advisory with this id (an OSV record, a DSA; for per-package distro records, one per package). */
@@ -178,13 +192,23 @@ export class SqliteVulnDb implements VulnDb {
   }
 
   kev(cve: string): KevEntry | null {
-    const r = this.stmts.kev.get(cve) as { cve: string; date_added: string; due_date: string | null; ransomware: string | null } | undefined;
-    return r ? { cve: r.cve, dateAdded: r.date_added, dueDate: r.due_date, knownRansomwareCampaignUse: r.ransomware } : null;
+    let hit = this.memo.kev.get(cve);
+    if (hit === undefined) {
+      const r = this.stmts.kev.get(cve) as { cve: string; date_added: string; due_date: string | null; ransomware: string | null } | undefined;
+      hit = r ? { cve: r.cve, dateAdded: r.date_added, dueDate: r.due_date, knownRansomwareCampaignUse: r.ransomware } : null;
+      this.memo.kev.set(cve, hit);
+    }
+    return hit;
   }
 
   epss(cve: string): EpssEntry | null {
-    const r = this.stmts.epss.get(cve) as { cve: string; score: number; percentile: number; date: string | null } | undefined;
-    return r ? { cve: r.cve, score: r.score, percentile: r.percentile, date: r.date } : null;
+    let hit = this.memo.epss.get(cve);
+    if (hit === undefined) {
+      const r = this.stmts.epss.get(cve) as { cve: string; score: number; percentile: number; date: string | null } | undefined;
+      hit = r ? { cve: r.cve, score: r.score, percentile: r.percentile, date: r.date } : null;
+      this.memo.epss.set(cve, hit);
+    }
+    return hit;
   }
 
   /** Distinct ecosystems with at least one affected entry (e.g. to tell "no data for Alpine:v3.20" from "clean"). */

@@ -12,6 +12,8 @@ import { performance } from 'node:perf_hooks';
 import type { Package, PackageType } from '../../model/package.js';
 import { schemeFor } from '../../version/registry.js';
 import { MemoryVulnDb } from '../../vulndb/memory.js';
+import type { VulnDb } from '../../vulndb/model.js';
+import { SqliteVulnDb } from '../../vulndb/store.js';
 import { matchPackages } from '../match.js';
 import { distro, loadAllOsv, pkg } from './fixtures.js';
 
@@ -19,7 +21,9 @@ const TYPE_OF: Readonly<Record<string, PackageType>> = { 'AlmaLinux:9': 'rpm', n
 
 const t0 = performance.now();
 const advisories = await loadAllOsv();
-const db = new MemoryVulnDb(advisories);
+// TALLY_BENCH_VULNDB=path: match against that SQLite database (bench/match.mjs builds it) instead of memory
+const sqlitePath = process.env['TALLY_BENCH_VULNDB'];
+const db: VulnDb = sqlitePath ? SqliteVulnDb.open(sqlitePath) : new MemoryVulnDb(advisories);
 const loadMs = performance.now() - t0;
 
 const versions = new Map<string, Set<string>>();
