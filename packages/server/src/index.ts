@@ -1,0 +1,2 @@
+/** @tally/server: the backend (`tally serve`). */
+export {};
