@@ -1,7 +1,8 @@
 /**
  * Builds the example image the README's main command scans: a small layered Debian 12 image made of real
  * Debian packages (fetched with `apt-get download`, unpacked with `dpkg-deb --fsys-tarfile`, never installed on
- * this machine), with a dpkg status database written the way dpkg writes it, and Dockerfile-like history.
+ * this machine), with a dpkg status database written the way dpkg writes it, and Dockerfile-like history, plus an app layer from a
+ * real `npm install` (lodash@4.17.15 and minimist@0.0.8, which have published advisories).
  * Output (cached under .cache/example-image/, rebuilt when this script changes):
  *   app.tar      docker-archive (`docker save` layout)
  *   oci/         OCI image layout, tag `latest`
@@ -82,6 +83,28 @@ async function debEntries(deb: string): Promise<{ entries: EntrySpec[]; list: st
   return { entries, list };
 }
 
+/** An app layer made by a real `npm install` (two packages with published advisories), read back as tar entries. */
+async function appEntries(): Promise<EntrySpec[]> {
+  const dir = join(root, '.cache', 'example-app');
+  if (!existsSync(join(dir, 'node_modules', '.package-lock.json'))) {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'example-app', version: '1.0.0', private: true }, null, 2));
+    log('npm install lodash@4.17.15 minimist@0.0.8');
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', 'lodash@4.17.15', 'minimist@0.0.8'], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  const entries: EntrySpec[] = [];
+  const walk = (rel: string): void => {
+    for (const d of readdirSync(join(dir, rel), { withFileTypes: true })) {
+      const path = rel ? `${rel}/${d.name}` : d.name;
+      if (d.isDirectory()) walk(path);
+      else if (d.isFile()) entries.push({ name: `app/${path}`, content: readFileSync(join(dir, path)) });
+    }
+  };
+  walk('');
+  return entries;
+}
+
 async function build(): Promise<void> {
   const debDir = join(root, '.cache', 'debs');
   const tmp = `${out}.tmp-${process.pid}`;
@@ -104,6 +127,7 @@ async function build(): Promise<void> {
     entries.push({ name: 'var/lib/dpkg/status', content: status.join('\n') });
     layers.push({ tar: await makeTar(entries), compression: 'gzip', createdBy: step.createdBy });
   }
+  layers.push({ tar: await makeTar(await appEntries()), compression: 'gzip', createdBy: 'COPY app /app # buildkit' });
   const spec = { layers, emptyHistoryBetween: true };
   await writeOciLayout(join(tmp, 'oci'), spec, 'tally-example:latest');
   await writeDockerArchive(join(tmp, 'app.tar'), spec, 'tally-example:latest');
