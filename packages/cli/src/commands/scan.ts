@@ -1,28 +1,44 @@
 import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import {
+  applySuppressions,
   DEFAULT_PLATFORM,
   DirectoryLayerCache,
+  evaluatePolicy,
   evaluateReport,
   filterFindings,
   FORMATTERS,
+  IGNORE_FILE_NAME,
+  parseFailOn,
   parsePlatform,
   parseScanTypes,
   parseSeverities,
+  readIgnoreFile,
   readSbomFile,
+  readVexFile,
   reportFromSbom,
-  scanImage,
+  dynamicScan,
+  scanSource,
   sourceForTarget,
+  SEVERITIES,
   SqliteVulnDb,
+  TallyError,
   vulndbPath,
+  type IgnoreFile,
+  type Policy,
+  type PolicyResult,
   type ScanReport,
   type SensorType,
+  type VexDocument,
 } from '@tally/core';
 import { resolveCacheDir } from '../cache-dir.js';
+import { addDockerOptions, dockerOptionsFrom, type DockerFlags } from '../docker-options.js';
+import { addRegistryOptions, registryOptionsFromFlags, type RegistryFlags } from '../registry-options.js';
+import { EXIT } from '../exit-codes.js';
 import { planOutputs, writeOutputs } from '../outputs.js';
 import { terminalProgress } from '../progress.js';
 
-export interface ScanFlags {
+export interface ScanFlags extends RegistryFlags, DockerFlags {
   format: string[];
   output: string[];
   platform?: string;
@@ -35,6 +51,16 @@ export interface ScanFlags {
   severity?: string;
   ignoreUnfixed?: boolean;
   scanType?: string;
+  ignoreFile: string[];
+  vex: string[];
+  failOn?: string;
+  failOnKev?: boolean;
+}
+
+export interface ScanOutcome {
+  readonly report: ScanReport;
+  /** The gate's verdict; null when no --fail-on/--fail-on-kev was given. */
+  readonly policy: PolicyResult | null;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -43,19 +69,50 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 async function inventory(target: string, flags: ScanFlags, signal: AbortSignal): Promise<ScanReport> {
   if (target.startsWith('sbom:')) return reportFromSbom(await readSbomFile(target.slice('sbom:'.length)), target, flags.sensor);
   const platform = flags.platform ? parsePlatform(flags.platform) : DEFAULT_PLATFORM;
-  const source = await sourceForTarget(target, { platform, platformExplicit: flags.platform !== undefined });
+  // only registry targets read credentials (and so stdin)
+  const registry = target.startsWith('registry:') ? { registry: await registryOptionsFromFlags(flags) } : {};
+  const docker = dockerOptionsFrom(flags);
   const progress = !flags.quiet && process.stderr.isTTY ? terminalProgress(process.stderr) : null;
+  const options = {
+    performScaScan: flags.performScaScan ?? false,
+    sensor: flags.sensor,
+    cache: flags.cache ? new DirectoryLayerCache(resolveCacheDir(flags.cacheDir)) : null,
+    signal,
+    ...(progress ? { onProgress: progress.onProgress } : {}),
+  };
   try {
-    return await scanImage(source, {
-      performScaScan: flags.performScaScan ?? false,
-      sensor: flags.sensor,
-      cache: flags.cache ? new DirectoryLayerCache(resolveCacheDir(flags.cacheDir)) : null,
-      signal,
-      ...(progress ? { onProgress: progress.onProgress } : {}),
-    });
+    if (docker.scanMode === 'dynamic') return await dynamicScan(target, { ...options, ...docker.dynamic });
+    const source = await sourceForTarget(target, { platform, platformExplicit: flags.platform !== undefined, ...registry, docker: docker.docker });
+    return await scanSource(source, options);
   } finally {
     progress?.done();
   }
+}
+
+/**
+ * Ignore files and VEX documents, read and checked before the scan so a typo fails in a second, not after a long
+ * scan. `.tallyignore.yaml` in the working directory is used when present, unless --ignore-file names others.
+ */
+async function suppressionSources(flags: ScanFlags): Promise<{ ignores: IgnoreFile[]; vex: VexDocument[] }> {
+  const ignorePaths = flags.ignoreFile.length > 0 ? flags.ignoreFile : existsSync(IGNORE_FILE_NAME) ? [IGNORE_FILE_NAME] : [];
+  const ignores: IgnoreFile[] = [];
+  for (const p of ignorePaths) ignores.push(await readIgnoreFile(p));
+  const vex: VexDocument[] = [];
+  for (const p of flags.vex) vex.push(await readVexFile(p));
+  return { ignores, vex };
+}
+
+/** The gate from the flags; null when none was asked for. A gate needs findings, so it needs matching. */
+function policyOf(flags: ScanFlags): Policy | null {
+  if (flags.failOn === undefined && !flags.failOnKev) return null;
+  if (!flags.match) throw new TallyError('USAGE', '--fail-on and --fail-on-kev judge vulnerabilities: they cannot be used with --no-match');
+  return { ...(flags.failOn !== undefined ? { failOn: parseFailOn(flags.failOn) } : {}), ...(flags.failOnKev ? { failOnKev: true } : {}) };
+}
+
+/** A gate without a database is an error, not a pass: nothing matched would pass every pipeline silently. */
+function requireDb(flags: ScanFlags): void {
+  const path = vulndbPath(resolveCacheDir(flags.cacheDir));
+  if (!existsSync(path)) throw new TallyError('USAGE', `--fail-on and --fail-on-kev need the vulnerability database, and there is none at ${path}: run \`tally db update\` or \`tally db import DIR\` first`);
 }
 
 /** Match against the local database when there is one; without one, say so and report the inventory. */
@@ -74,8 +131,15 @@ function withFindings(report: ScanReport, flags: ScanFlags): ScanReport {
   }
 }
 
-export async function runScan(target: string, flags: ScanFlags): Promise<ScanReport> {
+/**
+ * inventory → match → --severity/--ignore-unfixed/--scan-type → ignores and VEX → outputs → policy verdict.
+ * The outputs are written whatever the verdict, so a failed gate still leaves the report a pipeline uploads.
+ */
+export async function runScan(target: string, flags: ScanFlags): Promise<ScanOutcome> {
   const outputs = planOutputs(flags.format, flags.output, process.stdout.isTTY === true);
+  const policy = policyOf(flags);
+  if (policy) requireDb(flags);
+  const sources = await suppressionSources(flags);
   const controller = new AbortController();
   const onSignal = (): void => controller.abort(new Error('interrupted'));
   process.once('SIGINT', onSignal);
@@ -92,16 +156,44 @@ export async function runScan(target: string, flags: ScanFlags): Promise<ScanRep
     ...(flags.ignoreUnfixed ? { ignoreUnfixed: true } : {}),
     ...(flags.scanType ? { scanTypes: parseScanTypes(flags.scanType) } : {}),
   });
+  report = applySuppressions(report, sources);
+  if (!flags.quiet) warnExpired(report);
   await writeOutputs(report, outputs);
-  return report;
+  return { report, policy: policy ? evaluatePolicy(report, policy) : null };
 }
 
+/** Expired ignore entries are in the report; a CI log should show them too, since they now fail gates again. */
+function warnExpired(report: ScanReport): void {
+  for (const e of report.expiredIgnores ?? []) {
+    const what = e.entry.id ?? e.entry.purl ?? e.entry.name ?? e.entry.paths?.join(', ') ?? '';
+    process.stderr.write(
+      `tally: ${e.source}${e.line !== null ? `:${e.line}` : ''}: ignore entry ${e.rule} (${what}) expired ${e.expires} and no longer applies${e.matches > 0 ? ` (${e.matches} ${e.matches === 1 ? 'finding' : 'findings'} reported again)` : ''}\n`,
+    );
+  }
+}
+
+const SCAN_HELP = `
+Policy gate:
+  --fail-on SEVERITY fails (exit 1) when a finding rated SEVERITY or worse remains after the filters, ignores and
+  VEX; order: ${SEVERITIES.join(' > ')} (UNKNOWN ranks lowest: --fail-on UNKNOWN fails on any finding).
+  --fail-on-kev fails when a remaining finding is in CISA's Known Exploited Vulnerabilities catalogue.
+  The outputs are written first in every case; then one line on stderr says why the gate failed.
+
+Ignores and VEX:
+  ${IGNORE_FILE_NAME} in the current directory is used when present (--ignore-file replaces it). Entries:
+    vulnerabilities: [{ id, purls?, paths?, expires?, reason? }]
+    packages:        [{ purl | name (+ type, version), paths?, expires?, reason? }]
+  --vex FILE applies an OpenVEX document: not_affected and fixed suppress, affected and under_investigation keep.
+  Suppressed findings are listed in the JSON report's "suppressed", expired entries in "expiredIgnores".
+
+Exit status: 0 passed, 1 policy failed, 2 usage or scan error (see docs/cli.md).`;
+
 export function scanCommand(): Command {
-  return new Command('scan')
+  return addDockerOptions(addRegistryOptions(new Command('scan')))
     .description('inventory the software in a container image (Static scan; add --perform-sca-scan for language packages) and match it against the vulnerability database')
     .argument(
       '<target>',
-      'docker-archive:FILE[:name:tag|@N], oci:DIR[:TAG|@DIGEST], oci-archive:FILE[:TAG|@DIGEST], dir:ROOTFS, sbom:FILE (CycloneDX or SPDX JSON), or a bare path (format detected)',
+      'docker-archive:FILE[:name:tag|@N], oci:DIR[:TAG|@DIGEST], oci-archive:FILE[:TAG|@DIGEST], registry:HOST[:PORT]/REPO[:TAG|@DIGEST], docker:IMAGE (an image in the Docker engine), dir:ROOTFS, sbom:FILE (CycloneDX or SPDX JSON), or a bare path (format detected)',
     )
     .addOption(new Option('-f, --format <format>', `output format, repeatable: ${[...FORMATTERS.keys()].join(', ')} (default: table on a terminal, json otherwise)`).argParser(collect).default([]))
     .addOption(new Option('-o, --output <file>', 'write the report to FILE; repeatable, paired in order with --format').argParser(collect).default([]))
@@ -115,7 +207,16 @@ export function scanCommand(): Command {
     .option('--cache-dir <dir>', 'cache directory: layer results and the vulnerability database (default: $TALLY_CACHE_DIR or ~/.cache/tally)')
     .option('--no-cache', 'do not read or write the per-layer result cache')
     .addOption(new Option('--sensor <type>', 'sensor type recorded in the report').choices(['general', 'registry', 'cicd']).default('cicd'))
+    .option('--fail-on <severity>', `exit 1 when a finding of this severity or worse remains (${SEVERITIES.join(' > ')})`)
+    .option('--fail-on-kev', 'exit 1 when a remaining finding is in the CISA KEV catalogue')
+    .addOption(new Option('--ignore-file <file>', 'ignore file, repeatable').argParser(collect).default([], `${IGNORE_FILE_NAME} in the current directory, when present`))
+    .addOption(new Option('--vex <file>', 'OpenVEX document, repeatable: not_affected and fixed statements suppress findings').argParser(collect).default([], 'none'))
+    .addHelpText('after', SCAN_HELP)
     .action(async (target: string, flags: ScanFlags) => {
-      await runScan(target, flags);
+      const { policy } = await runScan(target, flags);
+      if (policy?.failed) {
+        process.stderr.write(`tally: ${policy.message}\n`);
+        process.exitCode = EXIT.policy;
+      }
     });
 }

@@ -66,6 +66,11 @@ export const tableFormatter: Formatter = {
     lines.push(`  Packages:   ${s.total} (${s.os} OS, ${s.lang} language)`);
     const v = report.summary.vulnerabilities;
     if (v) lines.push(`  Vulnerabilities: ${SEVERITIES.map((sev) => `${v[sev]} ${sev}`).join(', ')}`);
+    if (report.suppressed) {
+      const vex = report.suppressed.filter((x) => x.by === 'vex').length;
+      const expired = report.expiredIgnores?.length ?? 0;
+      lines.push(`  Suppressed: ${report.suppressed.length} (${vex} by VEX, ${report.suppressed.length - vex} ignored); ${expired} ignore ${expired === 1 ? 'entry' : 'entries'} expired`);
+    }
     lines.push('');
 
     lines.push(bold('Layers'));

@@ -4,15 +4,25 @@ import { TallyError } from '../../model/errors.js';
 import type { ImageSource } from '../../model/image.js';
 import { isDigest } from '../config.js';
 import { dockerArchiveSource, type ArchiveSelector } from './docker-archive.js';
+import { dockerEngineSource, parseDockerTarget, type DockerSourceOptions } from './docker-engine/source.js';
 import { ociArchiveSource, ociLayoutDirSource } from './oci-layout.js';
 import type { PlatformSpec, Selector } from './oci-manifest.js';
+import type { RegistryOptions } from './registry/client.js';
+import { parseImageReference } from './registry/reference.js';
+import { registrySource } from './registry/source.js';
 import { rootfsSource } from './rootfs.js';
 import { TarIndex } from './tar-index.js';
 
 export interface TargetOptions {
   readonly platform: PlatformSpec;
   readonly platformExplicit: boolean;
+  /** Engine endpoint (default DOCKER_HOST) and export mode for `docker:` targets. */
+  readonly docker?: DockerSourceOptions;
+  /** Credentials, TLS and timeouts for `registry:` targets. */
+  readonly registry?: RegistryOptions;
 }
+
+const REGISTRY_PREFIX = 'registry:';
 
 const TRANSPORTS = ['docker-archive', 'oci-archive', 'oci', 'dir'] as const;
 type Transport = (typeof TRANSPORTS)[number];
@@ -88,9 +98,16 @@ async function detectTransport(path: string): Promise<Transport> {
 
 /**
  * Parse a scan target: `docker-archive:FILE[:name:tag|@N]`, `oci:DIR[:TAG|@DIGEST]`, `oci-archive:FILE[:TAG|@DIGEST]`,
- * `dir:PATH`, or a bare path whose format is detected.
+ * `dir:PATH`, `docker:IMAGE` (Docker engine), `registry:HOST[:PORT]/REPO[:TAG|@DIGEST]`, or a bare path whose format is detected.
  */
 export async function sourceForTarget(target: string, opts: TargetOptions): Promise<ImageSource> {
+  // `docker:NAME` is an image in the local Docker engine, never a path
+  if (target.startsWith('docker:')) return dockerEngineSource(target, parseDockerTarget(target), opts.docker);
+  if (target.startsWith(REGISTRY_PREFIX)) {
+    // never a path: a registry reference is parsed (and checked) before anything goes over the network
+    const reference = parseImageReference(target.slice(REGISTRY_PREFIX.length));
+    return registrySource(target, reference, { ...opts.registry, platform: opts.platform, platformExplicit: opts.platformExplicit });
+  }
   let transport: Transport | null = null;
   let rest = target;
   for (const t of TRANSPORTS) {
