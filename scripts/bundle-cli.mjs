@@ -15,6 +15,16 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
   external: ['better-sqlite3', 'pg', '@tally/server', '@cyclonedx/cyclonedx-library'],
-  // CommonJS dependencies inside an ES module bundle need a require of their own
-  banner: { js: "import { createRequire as __tallyCreateRequire } from 'node:module'; const require = __tallyCreateRequire(import.meta.url);" },
+  // CommonJS dependencies inside an ES module bundle need their own require, __filename and __dirname
+  // (@yarnpkg/lockfile reads __filename/__dirname when it loads).
+  banner: {
+    js: [
+      "import { createRequire as __tallyCreateRequire } from 'node:module';",
+      "import { fileURLToPath as __tallyFileURLToPath } from 'node:url';",
+      "import { dirname as __tallyDirname } from 'node:path';",
+      'const require = __tallyCreateRequire(import.meta.url);',
+      'const __filename = __tallyFileURLToPath(import.meta.url);',
+      'const __dirname = __tallyDirname(__filename);',
+    ].join(' '),
+  },
 });
