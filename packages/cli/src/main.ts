@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { isTallyError, TOOL_VERSION } from '@tally/core';
+import { adminCommand } from './commands/admin.js';
 import { dbCommand } from './commands/db.js';
 import { scanCommand } from './commands/scan.js';
+import { serveCommand } from './commands/serve.js';
+import { tokenCommand } from './commands/token.js';
 import { EXIT } from './exit-codes.js';
 
 function program(): Command {
@@ -12,6 +15,9 @@ function program(): Command {
     .exitOverride()
     .addCommand(scanCommand())
     .addCommand(dbCommand())
+    .addCommand(serveCommand())
+    .addCommand(tokenCommand())
+    .addCommand(adminCommand())
     .addHelpText('after', '\nExit status: 0 success, 1 policy failed (--fail-on), 2 usage or scan error. See docs/cli.md.');
 }
 

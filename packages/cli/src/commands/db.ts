@@ -1,15 +1,17 @@
 import { Command } from 'commander';
-import { importIntoVulnDb, updateVulnDb, vulndbPath, vulndbStatus, type FileImport, type UpdateResult } from '@tally/core';
+import { importIntoVulnDb, serverVulnDbPath, updateVulnDb, vulndbPath, vulndbStatus, type FileImport, type UpdateResult } from '@tally/core';
 import { resolveCacheDir } from '../cache-dir.js';
 import { EXIT } from '../exit-codes.js';
 
 interface DbFlags {
   cacheDir?: string;
+  serverData?: string;
 }
 
+/** The scanner's database in the cache directory, or a backend's (a running `tally serve` re-evaluates on the swap). */
 function dbPathOf(cmd: Command): string {
   const flags = cmd.optsWithGlobals<DbFlags>();
-  return vulndbPath(resolveCacheDir(flags.cacheDir));
+  return flags.serverData !== undefined ? serverVulnDbPath(flags.serverData) : vulndbPath(resolveCacheDir(flags.cacheDir));
 }
 
 function age(seconds: number | null): string {
@@ -36,8 +38,9 @@ function printUpdate(r: UpdateResult): void {
 
 export function dbCommand(): Command {
   const db = new Command('db')
-    .description('the local vulnerability database (in the cache directory)')
-    .option('--cache-dir <dir>', 'cache directory (default: $TALLY_CACHE_DIR or ~/.cache/tally)');
+    .description("the vulnerability database: the scanner's (in the cache directory) or a backend's (--server-data)")
+    .option('--cache-dir <dir>', 'cache directory (default: $TALLY_CACHE_DIR or ~/.cache/tally)')
+    .option('--server-data <dir>', "work on the database of the backend whose data directory is DIR (`tally serve --data-dir`); a running server re-evaluates every stored image when it changes");
 
   db.command('update')
     .description('download the advisory feeds (osv.dev, Debian tracker, Alpine secdb, CISA KEV, EPSS) and swap the database atomically')

@@ -36,6 +36,7 @@ import { addDockerOptions, dockerOptionsFrom, type DockerFlags } from '../docker
 import { addRegistryOptions, registryOptionsFromFlags, type RegistryFlags } from '../registry-options.js';
 import { EXIT } from '../exit-codes.js';
 import { planOutputs, writeOutputs } from '../outputs.js';
+import { uploadAndReport } from '../upload.js';
 import { terminalProgress } from '../progress.js';
 
 export interface ScanFlags extends RegistryFlags, DockerFlags {
@@ -47,7 +48,10 @@ export interface ScanFlags extends RegistryFlags, DockerFlags {
   cache: boolean;
   cacheDir?: string;
   sensor: SensorType;
-  match: boolean;
+  /** --match / --no-match; undefined: match unless uploading (the backend matches uploads itself). */
+  match?: boolean;
+  upload?: string;
+  token?: string;
   severity?: string;
   ignoreUnfixed?: boolean;
   scanType?: string;
@@ -61,6 +65,8 @@ export interface ScanOutcome {
   readonly report: ScanReport;
   /** The gate's verdict; null when no --fail-on/--fail-on-kev was given. */
   readonly policy: PolicyResult | null;
+  /** Whether the --upload succeeded; null without --upload. */
+  readonly uploaded: boolean | null;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -102,10 +108,19 @@ async function suppressionSources(flags: ScanFlags): Promise<{ ignores: IgnoreFi
   return { ignores, vex };
 }
 
+/**
+ * Whether to match locally: when asked (--match, or a gate that judges findings), never with --no-match, and by
+ * default unless uploading: the backend matches an upload against its own database, so a sensor skips the work.
+ */
+function shouldMatch(flags: ScanFlags): boolean {
+  if (flags.match !== undefined) return flags.match;
+  return flags.upload === undefined || flags.failOn !== undefined || flags.failOnKev === true;
+}
+
 /** The gate from the flags; null when none was asked for. A gate needs findings, so it needs matching. */
 function policyOf(flags: ScanFlags): Policy | null {
   if (flags.failOn === undefined && !flags.failOnKev) return null;
-  if (!flags.match) throw new TallyError('USAGE', '--fail-on and --fail-on-kev judge vulnerabilities: they cannot be used with --no-match');
+  if (!shouldMatch(flags)) throw new TallyError('USAGE', '--fail-on and --fail-on-kev judge vulnerabilities: they cannot be used with --no-match');
   return { ...(flags.failOn !== undefined ? { failOn: parseFailOn(flags.failOn) } : {}), ...(flags.failOnKev ? { failOnKev: true } : {}) };
 }
 
@@ -117,7 +132,7 @@ function requireDb(flags: ScanFlags): void {
 
 /** Match against the local database when there is one; without one, say so and report the inventory. */
 function withFindings(report: ScanReport, flags: ScanFlags): ScanReport {
-  if (!flags.match) return report;
+  if (!shouldMatch(flags)) return report;
   const path = vulndbPath(resolveCacheDir(flags.cacheDir));
   if (!existsSync(path)) {
     if (!flags.quiet) process.stderr.write(`tally: no vulnerability database at ${path}: run \`tally db update\` or \`tally db import DIR\`; reporting the inventory only\n`);
@@ -138,6 +153,7 @@ function withFindings(report: ScanReport, flags: ScanFlags): ScanReport {
 export async function runScan(target: string, flags: ScanFlags): Promise<ScanOutcome> {
   const outputs = planOutputs(flags.format, flags.output, process.stdout.isTTY === true);
   const policy = policyOf(flags);
+  const token = uploadToken(flags);
   if (policy) requireDb(flags);
   const sources = await suppressionSources(flags);
   const controller = new AbortController();
@@ -159,7 +175,16 @@ export async function runScan(target: string, flags: ScanFlags): Promise<ScanOut
   report = applySuppressions(report, sources);
   if (!flags.quiet) warnExpired(report);
   await writeOutputs(report, outputs);
-  return { report, policy: policy ? evaluatePolicy(report, policy) : null };
+  const uploaded = flags.upload !== undefined && token !== undefined ? (await uploadAndReport(report, { url: flags.upload, token }, process.stderr, flags.quiet)) === 0 : null;
+  return { report, policy: policy ? evaluatePolicy(report, policy) : null, uploaded };
+}
+
+/** The token for --upload (--token, else $TALLY_TOKEN), checked before the scan so a missing one fails at once. */
+function uploadToken(flags: ScanFlags): string | undefined {
+  if (flags.upload === undefined) return undefined;
+  const token = flags.token ?? process.env['TALLY_TOKEN'];
+  if (token === undefined || token === '') throw new TallyError('USAGE', '--upload needs a sensor token: --token T or $TALLY_TOKEN (create one with `tally token create --role sensor`)');
+  return token;
 }
 
 /** Expired ignore entries are in the report; a CI log should show them too, since they now fail gates again. */
@@ -186,7 +211,12 @@ Ignores and VEX:
   --vex FILE applies an OpenVEX document: not_affected and fixed suppress, affected and under_investigation keep.
   Suppressed findings are listed in the JSON report's "suppressed", expired entries in "expiredIgnores".
 
-Exit status: 0 passed, 1 policy failed, 2 usage or scan error (see docs/cli.md).`;
+Upload:
+  --upload URL --token T sends the report (gzip JSON) to a Tally backend after the outputs are written. The backend
+  matches it against its own database, so local matching is skipped unless --match or a --fail-on gate asks for it.
+  A failed upload (after retries with backoff on 5xx and network errors) exits 2; the output files stay written.
+
+Exit status: 0 passed, 1 policy failed, 2 usage or scan error or failed upload (see docs/cli.md).`;
 
 export function scanCommand(): Command {
   return addDockerOptions(addRegistryOptions(new Command('scan')))
@@ -202,10 +232,13 @@ export function scanCommand(): Command {
     .option('--severity <list>', 'report only these severities, e.g. HIGH,CRITICAL')
     .option('--ignore-unfixed', 'report only vulnerabilities that have a fixed version')
     .option('--scan-type <list>', 'report only vulnerabilities of packages found by these scans: Static, Dynamic, SCA')
+    .option('--match', 'match against the local vulnerability database (the default, except with --upload)')
     .option('--no-match', 'inventory only: do not match against the vulnerability database')
     .option('-q, --quiet', 'no progress or warnings on stderr')
     .option('--cache-dir <dir>', 'cache directory: layer results and the vulnerability database (default: $TALLY_CACHE_DIR or ~/.cache/tally)')
     .option('--no-cache', 'do not read or write the per-layer result cache')
+    .option('--upload <url>', 'send the inventory to a Tally backend (http://host:8080); retried on 5xx and network errors, after the outputs are written')
+    .option('--token <token>', 'sensor token for --upload (default: $TALLY_TOKEN)')
     .addOption(new Option('--sensor <type>', 'sensor type recorded in the report').choices(['general', 'registry', 'cicd']).default('cicd'))
     .option('--fail-on <severity>', `exit 1 when a finding of this severity or worse remains (${SEVERITIES.join(' > ')})`)
     .option('--fail-on-kev', 'exit 1 when a remaining finding is in the CISA KEV catalogue')
@@ -213,10 +246,11 @@ export function scanCommand(): Command {
     .addOption(new Option('--vex <file>', 'OpenVEX document, repeatable: not_affected and fixed statements suppress findings').argParser(collect).default([], 'none'))
     .addHelpText('after', SCAN_HELP)
     .action(async (target: string, flags: ScanFlags) => {
-      const { policy } = await runScan(target, flags);
+      const { policy, uploaded } = await runScan(target, flags);
       if (policy?.failed) {
         process.stderr.write(`tally: ${policy.message}\n`);
         process.exitCode = EXIT.policy;
       }
+      if (uploaded === false) process.exitCode = EXIT.error; // an error outranks the verdict, as for every scan error
     });
 }

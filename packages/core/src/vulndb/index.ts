@@ -11,6 +11,7 @@ export {
   SqliteVulnDb,
   VulnDbWriter,
   vulndbPath,
+  serverVulnDbPath,
   VULNDB_FILE,
   type SqliteVulnDbOptions,
   type SourceRow,

@@ -34,6 +34,11 @@ export function vulndbPath(cacheDir: string): string {
   return join(cacheDir, 'db', VULNDB_FILE);
 }
 
+/** Where `tally serve` keeps its database inside its data directory (`tally db … --server-data DIR` writes it). */
+export function serverVulnDbPath(dataDir: string): string {
+  return join(dataDir, 'vulndb', VULNDB_FILE);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Reader
 

@@ -1,0 +1,267 @@
+#!/usr/bin/env node
+// Backend benchmark: ingestion throughput, `q` latency at fleet scale, re-evaluation after a database update, and
+// one report of a million packages. Against a real server process over HTTP, on SQLite and on PostgreSQL.
+//
+//   node bench/backend.mjs [--store sqlite|postgres|both] [--images 10000] [--packages 500] [--concurrency 8]
+//                          [--queries 40] [--huge 1000000] [--skip-huge]
+//
+// Data: images synthesised from the real reports of the real test images (packages/server/src/testing/synth.ts):
+// Debian 12 OS packages and the npm/PyPI/Maven/Go/NuGet packages the test images contain, versions varied as a
+// fleet varies (most images on common versions, a long tail), 10% in-house packages. The server's vulnerability
+// database is ../shared/vulndb; the "database update" imports the Debian 12 tracker fixture through the admin API,
+// which changes the OS detections of every image.
+import { spawn } from 'node:child_process';
+import { copyFileSync, createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { request } from 'node:http';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createGzip } from 'node:zlib';
+import { register } from 'tsx/esm/api';
+
+register();
+const repoRoot = new URL('..', import.meta.url).pathname;
+const src = (p) => import(join(repoRoot, 'packages/server/src', p));
+const { poolFrom, synthReport, writeHugeReport } = await src('testing/synth.ts');
+const { scanReport, vulnDbFile, debianFixture } = await src('testing/backend.ts');
+const { startTestPostgres } = await src('testing/postgres.ts');
+const { openStore } = await src('store/database.ts');
+const { createToken } = await src('store/tokens.ts');
+const { serverVulnDbPath } = await src('evaluate/vulndb.ts');
+
+const args = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;
+};
+const IMAGES = Number(opt('images', 10_000));
+const PACKAGES = Number(opt('packages', 500));
+const CONCURRENCY = Number(opt('concurrency', 8));
+const QUERIES = Number(opt('queries', 40));
+const HUGE = args.includes('--skip-huge') ? 0 : Number(opt('huge', 1_000_000));
+const stores = opt('store', 'both') === 'both' ? ['sqlite', 'postgres'] : [opt('store', 'sqlite')];
+const work = mkdtempSync(join(tmpdir(), 'tally-bench-backend-'));
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+
+const log = (...a) => console.error('[bench]', ...a);
+
+function serverProcess(dataDir, database) {
+  const prof = process.env.TALLY_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.TALLY_BENCH_PROFILE}`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(repoRoot, 'packages/server/src/testing/serve-process.ts'), dataDir, database ?? ''], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    cwd: repoRoot,
+  });
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    lines.on('line', (l) => {
+      try {
+        const v = JSON.parse(l);
+        if (typeof v.url === 'string') resolve({ url: v.url, child, peakRssMB: () => peakRss(child.pid) });
+      } catch {
+        // a log line
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
+  });
+}
+
+function peakRss(pid) {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+function post(url, headers, body) {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers, agent: keepAlive }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode, body: text }));
+    });
+    req.on('error', reject);
+    if (Buffer.isBuffer(body) || typeof body === 'string') req.end(body);
+    else body.pipe(req);
+  });
+}
+
+import { Agent } from 'node:http';
+const keepAlive = new Agent({ keepAlive: true, maxSockets: 64 });
+
+async function get(url, token) {
+  const t = performance.now();
+  const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  const body = await res.json();
+  if (res.status !== 200) throw new Error(`${url}: ${res.status} ${JSON.stringify(body)}`);
+  return { ms: performance.now() - t, body };
+}
+
+function pct(values, p) {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+
+async function waitForJob(url, token, predicate, timeoutMs = 30 * 60_000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const { body } = await get(`${url}/api/v1/jobs`, token);
+    const job = body.items.find(predicate);
+    if (job && (job.state === 'done' || job.state === 'failed' || job.state === 'cancelled')) return job;
+    if (Date.now() > end) throw new Error('job did not finish');
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+log(`reports of the real test images (tally scan --perform-sca-scan --no-match)…`);
+const reports = ['sca-node', 'sca-python', 'sca-java', 'sca-go', 'sca-dotnet', 'debian12', 'debian12-layers'].map((i) => JSON.parse(scanReport(i, { sca: true, match: false }).toString('utf8')));
+const pool = poolFrom(reports);
+log(`package pool: ${pool.os.length} Debian 12 OS packages, ${pool.lang.length} language packages`);
+const sharedDb = vulnDbFile({ debian: false });
+
+const results = {};
+
+for (const store of stores) {
+  log(`=== ${store} ===`);
+  const pg = store === 'postgres' ? await startTestPostgres() : null;
+  const dataDir = join(work, `data-${store}`);
+  mkdirSync(join(dataDir, 'vulndb'), { recursive: true });
+  copyFileSync(sharedDb, serverVulnDbPath(dataDir));
+  const s0 = await openStore({ dataDir, database: pg?.url });
+  const admin = (await createToken(s0.db, 'admin')).token;
+  await s0.close();
+  const server = await serverProcess(dataDir, pg?.url);
+  const r = (results[store] = {});
+  try {
+    // ---- ingestion
+    const headers = (i) => ({
+      authorization: `Bearer ${admin}`,
+      'content-type': 'application/json',
+      'x-tally-protocol': '1',
+      'x-tally-sensor-host': `host-${i % 40}`,
+      'x-tally-sensor-type': ['general', 'registry', 'cicd'][i % 3],
+    });
+    let next = 0;
+    let packages = 0;
+    const marks = [];
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < IMAGES) {
+          const i = next++;
+          const report = synthReport(pool, i, { packages: PACKAGES, seed: 7 });
+          packages += report.packages.length;
+          const res = await post(`${server.url}/api/v1/scans`, headers(i), JSON.stringify(report));
+          if (res.status !== 201) throw new Error(`upload ${i}: ${res.status} ${res.body.slice(0, 300)}`);
+          if ((i + 1) % 1000 === 0) {
+            marks.push({ i: i + 1, t: performance.now() });
+            log(`${i + 1} images`);
+          }
+        }
+      }),
+    );
+    const secs = (performance.now() - started) / 1000;
+    const perK = marks.map((m, k) => (1000 / ((m.t - (k === 0 ? started : marks[k - 1].t)) / 1000)).toFixed(1));
+    r.ingest = { images: IMAGES, packageRows: packages, seconds: +secs.toFixed(1), perSecond: +(IMAGES / secs).toFixed(1), perSecondByThousand: perK, concurrency: CONCURRENCY };
+    log('ingest', r.ingest);
+
+    // ---- q latency
+    const { body: some } = await get(`${server.url}/api/v1/images?limit=1&offset=${Math.floor(IMAGES / 2)}`, admin);
+    const sample = some.items[0];
+    const queries = {
+      scanType: 'scanType:SCA',
+      repo: `repo:"${sample.repo}"`,
+      tag: `tag:${sample.repoTags[0].split(':').pop()}`,
+      imageId: `imageId:"${sample.imageId}"`,
+      os: 'os:debian',
+      'software.name': 'software.name:openssl',
+      'software.name (pattern)': 'software.name:lodash*',
+      'software.version': 'software.version:"4.17.20"',
+      'software.type': 'software.type:maven',
+      'vulnerabilities.id': 'vulnerabilities.id:CVE-2021-44906',
+      'vulnerabilities.severity': 'vulnerabilities.severity:CRITICAL',
+      'vulnerabilities.scanType': 'vulnerabilities.scanType:SCA',
+      'vulnerabilities.cvss': 'vulnerabilities.cvss>=9',
+      'layer.createdBy': 'layer.createdBy:*npm*',
+      'sensor.type': 'sensor.type:general',
+      created: 'created>2025-06-01',
+      combined: 'scanType:SCA AND vulnerabilities.severity>=HIGH AND NOT software.name:"@corp/lib-7"',
+    };
+    r.q = {};
+    for (const [name, q] of Object.entries(queries)) {
+      const times = [];
+      let total = 0;
+      for (let k = 0; k < QUERIES; k++) {
+        const { ms, body } = await get(`${server.url}/api/v1/images?limit=50&q=${encodeURIComponent(q)}`, admin);
+        times.push(ms);
+        total = body.total;
+      }
+      r.q[name] = { q, matches: total, p50: +pct(times, 50).toFixed(1), p95: +pct(times, 95).toFixed(1) };
+      log('q', name, r.q[name]);
+    }
+    const other = {
+      'images page (no q)': '/api/v1/images?limit=50',
+      'image software page': `/api/v1/images/${sample.imageId}/software?limit=100`,
+      'image vulnerabilities page': `/api/v1/images/${sample.imageId}/vulnerabilities?limit=100`,
+      'fleet software (grouped)': '/api/v1/software?limit=50',
+      'fleet vulnerabilities (grouped)': '/api/v1/vulnerabilities?limit=50',
+    };
+    r.lists = {};
+    for (const [name, url] of Object.entries(other)) {
+      const times = [];
+      for (let k = 0; k < Math.max(5, QUERIES / 4); k++) times.push((await get(`${server.url}${url}`, admin)).ms);
+      r.lists[name] = { p50: +pct(times, 50).toFixed(1), p95: +pct(times, 95).toFixed(1) };
+      log('list', name, r.lists[name]);
+    }
+
+    // ---- re-evaluation after a database update (the Debian 12 tracker data arrives)
+    const t0 = Date.now();
+    const imp = await post(`${server.url}/api/v1/vulndb/import?name=debian12-tracker.json`, { authorization: `Bearer ${admin}`, 'content-type': 'application/octet-stream' }, readFileSync(debianFixture));
+    if (imp.status !== 202) throw new Error(`import: ${imp.status} ${imp.body}`);
+    const jobId = JSON.parse(imp.body).job.id;
+    const job = await waitForJob(server.url, admin, (j) => j.id === jobId);
+    r.reevaluate = { ...job.result, wallSeconds: +((Date.now() - t0) / 1000).toFixed(1) };
+    log('re-evaluation after the update', r.reevaluate);
+    const again = await post(`${server.url}/api/v1/vulndb/reevaluate`, { authorization: `Bearer ${admin}` }, '');
+    const job2 = await waitForJob(server.url, admin, (j) => j.id === JSON.parse(again.body).id);
+    r.reevaluateUnchanged = job2.result;
+    log('re-evaluation, database unchanged', r.reevaluateUnchanged);
+    r.serverPeakRssMB = +server.peakRssMB().toFixed(0);
+    if (store === 'sqlite') r.sqliteFileMB = +(statSync(join(dataDir, 'tally.sqlite')).size / 1048576).toFixed(0);
+  } finally {
+    server.child.kill('SIGTERM');
+    await new Promise((res) => server.child.once('exit', res));
+  }
+
+  // ---- one report of a million packages, on a fresh server (its own memory peak)
+  if (HUGE > 0) {
+    const hugeDir = join(work, `huge-${store}`);
+    mkdirSync(join(hugeDir, 'vulndb'), { recursive: true });
+    copyFileSync(sharedDb, serverVulnDbPath(hugeDir));
+    const s1 = await openStore({ dataDir: hugeDir, database: pg === null ? undefined : `${pg.url}` });
+    // PostgreSQL: a second database would be cleaner; the huge image has its own imageId, so sharing is harmless.
+    const token = (await createToken(s1.db, 'admin')).token;
+    await s1.close();
+    const file = join(work, 'huge.json');
+    const bytes = await writeHugeReport(reports[0], HUGE, file, `sha256:${'f'.repeat(63)}${store === 'sqlite' ? '1' : '2'}`);
+    const server2 = await serverProcess(hugeDir, pg?.url);
+    try {
+      const base = server2.peakRssMB();
+      const t = performance.now();
+      const res = await post(
+        `${server2.url}/api/v1/scans`,
+        { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-encoding': 'gzip', 'x-tally-protocol': '1' },
+        createReadStream(file).pipe(createGzip()),
+      );
+      const secs = (performance.now() - t) / 1000;
+      r.huge = { packages: HUGE, jsonMB: +(bytes / 1048576).toFixed(0), status: res.status, stored: res.status === 201 ? JSON.parse(res.body).packages.stored : res.body.slice(0, 200), seconds: +secs.toFixed(1), serverPeakRssMB: +server2.peakRssMB().toFixed(0), serverIdleRssMB: +base.toFixed(0) };
+      log('one report of a million packages', r.huge);
+    } finally {
+      server2.child.kill('SIGTERM');
+      await new Promise((res) => server2.child.once('exit', res));
+      rmSync(file, { force: true });
+    }
+  }
+  await pg?.stop();
+}
+
+console.log(JSON.stringify({ machine: { cpus: cpus().length, node: process.version }, images: IMAGES, packagesPerImage: PACKAGES, results }, null, 2));

@@ -1,0 +1,176 @@
+/**
+ * Posture evaluation on the server: stored inventory × the server's vulnerability database → detection rows.
+ *
+ * The core matcher (`matchPackages`, the same code the CLI runs) decides every finding. A finding depends only on
+ * the package identity and the image's distro, never on where the package sits, so results are computed once per
+ * (distro, dictionary package) and kept for the life of one database handle; each image's detection is that result
+ * stamped with the image's own scan type and layer. A fleet of 10,000 images sharing base layers then costs one
+ * match per distinct package, not one per image (the re-evaluation budget in bench/backend.mjs).
+ */
+import { createHash } from 'node:crypto';
+import { matchPackages, type Distro, type Finding, type VulnDb } from '@tally/core';
+import { packageForMatching, type MatchablePackage } from '../store/packages.js';
+import type { NewDetection } from '../store/schema.js';
+
+export const SEVERITY_RANK: Readonly<Record<string, number>> = { CRITICAL: 0, HIGH: 1, MEDIUM: 2, LOW: 3, NEGLIGIBLE: 4, UNKNOWN: 5 };
+
+/** The image's OS as stored (images.os_*). */
+export interface StoredOs {
+  readonly os_family: string | null;
+  readonly os_name: string | null;
+  readonly os_version: string | null;
+  readonly os_pretty: string | null;
+}
+
+export function distroOf(os: StoredOs): Distro | null {
+  if (os.os_family === null) return null;
+  return { family: os.os_family, name: os.os_name ?? '', version: os.os_version ?? '', prettyName: os.os_pretty, codename: null, detectedBy: 'report' };
+}
+
+/** evaluations.distro: JSON [family, name, version], or '' without an OS. */
+export function distroKey(os: StoredOs): string {
+  return os.os_family === null ? '' : JSON.stringify([os.os_family, os.os_name, os.os_version]);
+}
+
+/** One image package to evaluate: the dictionary columns plus where it is in the image. */
+export interface PackageInImage extends MatchablePackage {
+  readonly image_package_pk: number;
+  readonly package_pk: number;
+  readonly scan_type: string;
+  readonly layer_index: number;
+}
+
+/** What a finding says independently of the image, serialised once. */
+export interface Template {
+  readonly vulnId: string;
+  readonly severity: string;
+  readonly severityRank: number;
+  readonly status: string;
+  readonly fixedVersions: string;
+  readonly kev: number;
+  readonly epss: number | null;
+  readonly cvssScore: number | null;
+  readonly data: string;
+  readonly class: string;
+  /** Hash of the fields above (finding_data.hash). */
+  readonly hash: string;
+}
+
+function templateOf(f: Finding): Template {
+  const data = JSON.stringify({
+    aliases: f.aliases,
+    cvss: f.cvss,
+    severitySource: f.severitySource,
+    summary: f.summary,
+    dataSource: f.dataSource,
+    match: f.match,
+  });
+  const fixedVersions = JSON.stringify(f.fixedVersions);
+  const scores = f.cvss.map((c) => c.score).filter((s) => Number.isFinite(s));
+  const cvssScore = scores.length > 0 ? Math.max(...scores) : null;
+  const epss = f.epss !== null && Number.isFinite(f.epss) ? f.epss : null;
+  const kev = f.kev ? 1 : 0;
+  const hash = createHash('sha256')
+    .update(JSON.stringify([f.id, f.severity, f.status, fixedVersions, kev, epss, cvssScore, f.class, data]))
+    .digest('base64url');
+  return { vulnId: f.id, severity: f.severity, severityRank: SEVERITY_RANK[f.severity] ?? 5, status: f.status, fixedVersions, kev, epss, cvssScore, data, class: f.class, hash };
+}
+
+/** Detection rows for some images plus the finding data they reference (evaluate/findings.ts writes both). */
+export interface Detections {
+  readonly rows: NewDetection[];
+  /** hash → the shared part of the finding. */
+  readonly findings: Map<string, FindingData>;
+  /** (distro, package) pairs matched for the first time by this matcher: ingestion records them in `evaluations`. */
+  readonly fresh?: Map<number, { readonly distro: string; readonly signature: string }>;
+}
+
+export interface FindingData {
+  readonly fixed_versions: string;
+  readonly data: string;
+}
+
+/** The findings of one (distro, package) pair, as one comparable string. */
+export function signatureOf(templates: readonly Template[]): string {
+  return templates
+    .map((t) => t.hash)
+    .sort()
+    .join(',');
+}
+
+export class PostureMatcher {
+  private readonly cache = new Map<string, readonly Template[]>();
+
+  constructor(
+    readonly db: VulnDb,
+    /** Cached (distro, package) results; past this the cache starts over (a crude but safe bound). */
+    private readonly maxEntries = 500_000,
+  ) {}
+
+  /**
+   * The findings of each package on this distro (cached). `onFresh` hears about the pairs computed now rather
+   * than taken from the cache.
+   */
+  templatesFor(os: StoredOs, packages: readonly MatchablePackage[], onFresh?: (pkey: string, templates: readonly Template[]) => void): (pkey: string) => readonly Template[] {
+    const dk = distroKey(os);
+    const misses = new Map<string, MatchablePackage>();
+    for (const p of packages) {
+      if (!this.cache.has(`${dk}\u0001${p.pkey}`)) misses.set(p.pkey, p);
+    }
+    if (misses.size > 0) {
+      if (this.cache.size + misses.size > this.maxEntries) this.cache.clear();
+      const { findings } = matchPackages([...misses.values()].map(packageForMatching), distroOf(os), this.db);
+      const byPackage = new Map<string, Template[]>();
+      for (const f of findings) {
+        let list = byPackage.get(f.packageId);
+        if (list === undefined) byPackage.set(f.packageId, (list = []));
+        list.push(templateOf(f));
+      }
+      for (const pkey of misses.keys()) {
+        const templates = byPackage.get(pkey) ?? [];
+        this.cache.set(`${dk}\u0001${pkey}`, templates);
+        onFresh?.(pkey, templates);
+      }
+    }
+    // Read back through a local map: a cache reset while this batch is in use must not lose its entries.
+    const local = new Map<string, readonly Template[]>();
+    for (const p of packages) local.set(p.pkey, this.cache.get(`${dk}\u0001${p.pkey}`) ?? []);
+    return (pkey) => local.get(pkey) ?? [];
+  }
+
+  /** Detection rows for one image's packages (all of them, or a batch of them), added to `into`. */
+  detections(imagePk: number, os: StoredOs, packages: readonly PackageInImage[], into: Detections = { rows: [], findings: new Map() }): Detections {
+    const dk = distroKey(os);
+    const pkOf = new Map(packages.map((p) => [p.pkey, p.package_pk]));
+    const templatesOf = this.templatesFor(os, packages, (pkey, templates) => {
+      const pk = pkOf.get(pkey);
+      if (pk !== undefined) into.fresh?.set(pk, { distro: dk, signature: signatureOf(templates) });
+    });
+    for (const p of packages) stamp(imagePk, p, templatesOf(p.pkey), into);
+    return into;
+  }
+}
+
+/** One image package's detections: the pair's findings with the image's own scan type and layer. */
+export function stamp(imagePk: number, p: { image_package_pk: number; package_pk: number; scan_type: string; layer_index: number }, templates: readonly Template[], into: Detections): void {
+  for (const t of templates) {
+    into.findings.set(t.hash, { fixed_versions: t.fixedVersions, data: t.data });
+    into.rows.push({
+      image_pk: imagePk,
+      image_package_pk: p.image_package_pk,
+      package_pk: p.package_pk,
+      vuln_id: t.vulnId,
+      scan_type: p.scan_type,
+      class: t.class,
+      severity: t.severity,
+      severity_rank: t.severityRank,
+      status: t.status,
+      has_fix: t.fixedVersions === '[]' ? 0 : 1,
+      layer_index: p.layer_index,
+      kev: t.kev,
+      epss: t.epss,
+      cvss_score: t.cvssScore,
+      finding: t.hash,
+    });
+  }
+}

@@ -1,0 +1,152 @@
+/** Writes shared by uploads and the sensor endpoints: containers, and the per-image counts. */
+import type { Kysely, Transaction } from 'kysely';
+import type { Tables } from '../store/schema.js';
+import type { ContainerInput } from './validate.js';
+
+export const SEVERITY_COLUMNS = {
+  CRITICAL: 'vulns_critical',
+  HIGH: 'vulns_high',
+  MEDIUM: 'vulns_medium',
+  LOW: 'vulns_low',
+  NEGLIGIBLE: 'vulns_negligible',
+  UNKNOWN: 'vulns_unknown',
+} as const;
+
+export type Severity = keyof typeof SEVERITY_COLUMNS;
+export const SEVERITY_ORDER = Object.keys(SEVERITY_COLUMNS) as Severity[];
+
+export function emptyCounts(): Record<Severity, number> {
+  return { CRITICAL: 0, HIGH: 0, MEDIUM: 0, LOW: 0, NEGLIGIBLE: 0, UNKNOWN: 0 };
+}
+
+export interface ImageCounts {
+  readonly total: number;
+  readonly bySeverity: Record<Severity, number>;
+}
+
+/**
+ * Recompute the denormalised columns of these images from their rows: vulnerability counts (images.vulns_*,
+ * scans.vulns), CVSS extremes, package count and package types. Three grouped reads for the whole set, then
+ * one write per image (and per scan row), so the re-evaluation can recount a batch at once.
+ */
+export async function recountImages(trx: Kysely<Tables> | Transaction<Tables>, imagePks: readonly number[], options: { packages?: boolean } = {}): Promise<Map<number, ImageCounts>> {
+  const withPackages = options.packages ?? true;
+  const out = new Map<number, ImageCounts>();
+  if (imagePks.length === 0) return out;
+  const pks = [...imagePks];
+  const vulnRows = await trx
+    .selectFrom('detections')
+    .select(['image_pk', 'scan_type', 'severity', (eb) => eb.fn.countAll<number>().as('n'), (eb) => eb.fn.max('cvss_score').as('cmax'), (eb) => eb.fn.min('cvss_score').as('cmin')])
+    .where('image_pk', 'in', pks)
+    .groupBy(['image_pk', 'scan_type', 'severity'])
+    .execute();
+  const pkgRows = !withPackages
+    ? []
+    : await trx
+    .selectFrom('image_packages as ip')
+    .innerJoin('packages as p', 'p.pk', 'ip.package_pk')
+    .select(['ip.image_pk', 'p.type', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('ip.image_pk', 'in', pks)
+    .groupBy(['ip.image_pk', 'p.type'])
+    .execute();
+  interface Acc {
+    total: number;
+    bySeverity: Record<Severity, number>;
+    byScanType: Map<string, number>;
+    cmax: number | null;
+    cmin: number | null;
+    packages: number;
+    types: string[];
+  }
+  const acc = new Map<number, Acc>(pks.map((pk) => [pk, { total: 0, bySeverity: emptyCounts(), byScanType: new Map(), cmax: null, cmin: null, packages: 0, types: [] }]));
+  for (const r of vulnRows) {
+    const a = acc.get(Number(r.image_pk));
+    if (a === undefined) continue;
+    const n = Number(r.n);
+    a.total += n;
+    if (r.severity in a.bySeverity) a.bySeverity[r.severity as Severity] += n;
+    a.byScanType.set(r.scan_type, (a.byScanType.get(r.scan_type) ?? 0) + n);
+    if (r.cmax !== null) a.cmax = Math.max(a.cmax ?? -Infinity, Number(r.cmax));
+    if (r.cmin !== null) a.cmin = Math.min(a.cmin ?? Infinity, Number(r.cmin));
+  }
+  for (const r of pkgRows) {
+    const a = acc.get(Number(r.image_pk));
+    if (a === undefined) continue;
+    a.packages += Number(r.n);
+    a.types.push(r.type);
+  }
+  if (withPackages) {
+    await trx.deleteFrom('image_package_types').where('image_pk', 'in', pks).execute();
+    const typeRows = [...acc].flatMap(([pk, a]) => a.types.map((type) => ({ image_pk: pk, type })));
+    for (let i = 0; i < typeRows.length; i += 500) await trx.insertInto('image_package_types').values(typeRows.slice(i, i + 500)).execute();
+  }
+  await trx.updateTable('scans').set({ vulns: 0 }).where('image_pk', 'in', pks).execute();
+  for (const [pk, a] of acc) {
+    await trx
+      .updateTable('images')
+      .set({
+        ...(withPackages ? { packages_total: a.packages } : {}),
+        vulns_total: a.total,
+        vulns_critical: a.bySeverity.CRITICAL,
+        vulns_high: a.bySeverity.HIGH,
+        vulns_medium: a.bySeverity.MEDIUM,
+        vulns_low: a.bySeverity.LOW,
+        vulns_negligible: a.bySeverity.NEGLIGIBLE,
+        vulns_unknown: a.bySeverity.UNKNOWN,
+        cvss_max: a.cmax,
+        cvss_min: a.cmin,
+      })
+      .where('pk', '=', pk)
+      .execute();
+    for (const [scanType, n] of a.byScanType) {
+      await trx.updateTable('scans').set({ vulns: n }).where('image_pk', '=', pk).where('scan_type', '=', scanType).execute();
+    }
+    out.set(pk, { total: a.total, bySeverity: a.bySeverity });
+  }
+  return out;
+}
+
+export async function recountImage(trx: Kysely<Tables> | Transaction<Tables>, imagePk: number): Promise<ImageCounts> {
+  return (await recountImages(trx, [imagePk])).get(imagePk) ?? { total: 0, bySeverity: emptyCounts() };
+}
+
+export interface ContainerUpdate {
+  readonly sensorPk: number | null;
+  readonly host: string;
+  readonly now: string;
+  readonly containers: readonly ContainerInput[];
+  /**
+   * What the list is complete for: every container of the host (`PUT /api/v1/containers`), or only those of one
+   * image (a report's `containers`). Containers in scope but missing from the list are marked removed.
+   */
+  readonly scope: { readonly imageId: string } | 'host';
+}
+
+export async function upsertContainers(trx: Transaction<Tables>, u: ContainerUpdate): Promise<{ upserted: number; removed: number }> {
+  const seen = new Set<string>();
+  for (const c of u.containers) {
+    if (seen.has(c.id)) continue;
+    seen.add(c.id);
+    const facts = {
+      sensor_pk: u.sensorPk,
+      name: c.name,
+      image_id: c.imageId,
+      image_ref: c.image,
+      state: c.state,
+      created: c.created,
+      ports: JSON.stringify(c.ports),
+      last_seen: u.now,
+      removed_at: null,
+    };
+    await trx
+      .insertInto('containers')
+      .values({ host: u.host, container_id: c.id, first_seen: u.now, ...facts })
+      .onConflict((oc) => oc.columns(['host', 'container_id']).doUpdateSet(facts))
+      .execute();
+  }
+  let q = trx.updateTable('containers').set({ removed_at: u.now }).where('host', '=', u.host).where('removed_at', 'is', null);
+  if (u.scope !== 'host') q = q.where('image_id', '=', u.scope.imageId);
+  if (seen.size > 0) q = q.where('container_id', 'not in', [...seen]);
+  const r = await q.executeTakeFirst();
+  return { upserted: seen.size, removed: Number(r.numUpdatedRows) };
+}

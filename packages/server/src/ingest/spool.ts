@@ -1,0 +1,156 @@
+/**
+ * Receiving an upload body: inflate (gzip), cap, hash and keep it, in memory while small and in a temp file beyond
+ * that, so ingestion can read it twice (validate everything, then write in one transaction) without holding the
+ * network connection open during the transaction or a large body in memory.
+ *
+ * Caps are enforced as bytes arrive: a declared Content-Length over the cap is refused before anything is read
+ * (api/scans.ts), and a chunked or gzip body stops being read the moment it crosses the cap (a gzip bomb inflates
+ * only up to the cap).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdirSync, rmSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { createGunzip, createInflate } from 'node:zlib';
+import { Transform, type Readable } from 'node:stream';
+
+export interface SpoolLimits {
+  /** Bytes on the wire. */
+  readonly maxCompressedBytes: number;
+  /** Bytes after inflating. */
+  readonly maxInflatedBytes: number;
+  /** Kept in memory up to this size, then in a temp file. */
+  readonly memoryBytes: number;
+}
+
+export const DEFAULT_SPOOL_LIMITS: SpoolLimits = {
+  maxCompressedBytes: 512 * 1024 * 1024,
+  maxInflatedBytes: 512 * 1024 * 1024,
+  memoryBytes: 8 * 1024 * 1024,
+};
+
+export class SpoolError extends Error {
+  override readonly name = 'SpoolError';
+  constructor(
+    message: string,
+    readonly statusCode: 400 | 413 | 415,
+  ) {
+    super(message);
+  }
+}
+
+export interface Spool {
+  /** sha256 (hex) of the inflated body. */
+  readonly sha256: string;
+  readonly bytes: number;
+  readonly compressedBytes: number;
+  /** True while the body is held in memory (small uploads): pass 1 may keep what it parsed. */
+  readonly inMemory: boolean;
+  /** The whole body when it is held in memory, else null. */
+  body(): Buffer | null;
+  /** Reads the body from the start (may be called more than once). */
+  chunks(): AsyncIterable<Buffer>;
+  dispose(): void;
+}
+
+function decoderFor(encoding: string | undefined): (() => Transform | null) | null {
+  const e = (encoding ?? 'identity').trim().toLowerCase();
+  if (e === '' || e === 'identity') return () => null;
+  if (e === 'gzip' || e === 'x-gzip') return () => createGunzip();
+  if (e === 'deflate') return () => createInflate();
+  return null;
+}
+
+/**
+ * Reads `body` to the end, or up to the first cap it crosses and then throws a 413 SpoolError. On any error the
+ * body is left unread but intact (not destroyed), so the caller can still answer on the same socket and close it.
+ * `tmpDir` is created when needed; the temp file is removed by `dispose()` (and on error).
+ */
+export async function spoolBody(body: Readable, encoding: string | undefined, tmpDir: string, limits: SpoolLimits = DEFAULT_SPOOL_LIMITS): Promise<Spool> {
+  const decoder = decoderFor(encoding);
+  if (decoder === null) throw new SpoolError(`unsupported Content-Encoding ${JSON.stringify(encoding)}: send gzip, deflate or identity`, 415);
+  let compressed = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      compressed += chunk.length;
+      if (compressed > limits.maxCompressedBytes) done(new SpoolError(`the upload is larger than ${limits.maxCompressedBytes} bytes`, 413));
+      else done(null, chunk);
+    },
+  });
+  const inflate = decoder();
+  const inflated: Transform = inflate === null ? counter : counter.pipe(inflate);
+  if (inflate !== null) counter.on('error', (err) => inflate.destroy(err));
+  const onAbort = (err?: Error): void => {
+    inflated.destroy(err ?? new SpoolError('the client closed the connection during the upload', 400));
+  };
+  body.on('error', onAbort);
+  body.on('aborted', onAbort);
+  body.pipe(counter);
+
+  const hash = createHash('sha256');
+  const memory: Buffer[] = [];
+  let bytes = 0;
+  let file: { path: string; stream: WriteStream } | null = null;
+  try {
+    for await (const chunk of inflated) {
+      const buf = chunk as Buffer;
+      bytes += buf.length;
+      if (bytes > limits.maxInflatedBytes) throw new SpoolError(`the report is larger than ${limits.maxInflatedBytes} bytes once inflated`, 413);
+      hash.update(buf);
+      if (file === null && bytes > limits.memoryBytes) {
+        mkdirSync(tmpDir, { recursive: true });
+        const path = join(tmpDir, `upload-${process.pid}-${randomBytes(6).toString('hex')}.json`);
+        file = { path, stream: createWriteStream(path) };
+        for (const m of memory) await write(file.stream, m);
+        memory.length = 0;
+      }
+      if (file !== null) await write(file.stream, buf);
+      else memory.push(buf);
+    }
+    if (file !== null) await closeStream(file.stream);
+  } catch (err) {
+    body.unpipe(counter);
+    body.pause();
+    inflated.destroy();
+    if (file !== null) {
+      file.stream.destroy();
+      rmSync(file.path, { force: true });
+    }
+    if (err instanceof SpoolError) throw err;
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('Z_')) throw new SpoolError(`the body is not valid ${encoding ?? ''} data`, 400);
+    throw err;
+  } finally {
+    body.off('error', onAbort);
+    body.off('aborted', onAbort);
+  }
+  const sha256 = hash.digest('hex');
+  const spooled = file;
+  return {
+    sha256,
+    bytes,
+    compressedBytes: compressed,
+    inMemory: spooled === null,
+    body: () => (spooled === null ? (memory.length === 1 ? (memory[0] as Buffer) : Buffer.concat(memory, bytes)) : null),
+    chunks: () => (spooled === null ? iterate(memory) : createReadStream(spooled.path, { highWaterMark: 256 * 1024 })),
+    dispose: () => {
+      memory.length = 0;
+      if (spooled !== null) rmSync(spooled.path, { force: true });
+    },
+  };
+}
+
+async function* iterate(buffers: readonly Buffer[]): AsyncIterable<Buffer> {
+  for (const b of buffers) yield b;
+}
+
+function write(stream: WriteStream, chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.write(chunk, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+function closeStream(stream: WriteStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.end((err?: Error | null) => (err ? reject(err) : resolve()));
+  });
+}

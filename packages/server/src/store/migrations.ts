@@ -1,0 +1,288 @@
+/**
+ * Schema migrations, run with Kysely's Migrator on both engines. Each migration is written once with the schema
+ * builder; the few column types that differ between SQLite and PostgreSQL go through `Ddl`.
+ *
+ * Indexes follow the queries (api/ and query/fields.ts): every search field resolves to `images.pk IN (SELECT
+ * image_pk FROM <table> WHERE <column> …)`, so each searchable column has an index that starts with it and ends with
+ * image_pk (an index-only scan gives the image set), and each per-image list has an index that starts with image_pk.
+ */
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { Dialect } from './database.js';
+import type { Tables } from './schema.js';
+
+interface Ddl {
+  /** Autoincrementing surrogate key. */
+  readonly serial: 'integer' | 'bigserial';
+  readonly double: 'real' | 'double precision';
+}
+
+function ddlFor(dialect: Dialect): Ddl {
+  return dialect === 'sqlite' ? { serial: 'integer', double: 'real' } : { serial: 'bigserial', double: 'double precision' };
+}
+
+async function initial(db: Kysely<Tables>, dialect: Dialect): Promise<void> {
+  const d = ddlFor(dialect);
+  const s = db.schema;
+  // Surrogate keys: `integer primary key autoincrement` on SQLite (never reuses a deleted rowid, so a stale pk held
+  // by a running job cannot point at a newer row), `bigserial primary key` on PostgreSQL.
+
+  await s
+    .createTable('settings')
+    .addColumn('key', 'text', (c) => c.primaryKey())
+    .addColumn('value', 'text', (c) => c.notNull())
+    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .execute();
+
+  await s
+    .createTable('tokens')
+    .addColumn('pk', d.serial, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+    .addColumn('token_id', 'text', (c) => c.notNull().unique())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('role', 'text', (c) => c.notNull())
+    .addColumn('secret_hash', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('last_used_at', 'text')
+    .addColumn('revoked_at', 'text')
+    .execute();
+
+  await s
+    .createTable('sensors')
+    .addColumn('pk', d.serial, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+    .addColumn('sensor_key', 'text', (c) => c.notNull().unique())
+    .addColumn('type', 'text', (c) => c.notNull())
+    .addColumn('version', 'text', (c) => c.notNull())
+    .addColumn('protocol', 'integer', (c) => c.notNull())
+    .addColumn('host', 'text', (c) => c.notNull())
+    .addColumn('perform_sca', 'integer', (c) => c.notNull())
+    .addColumn('token_id', 'text')
+    .addColumn('first_seen', 'text', (c) => c.notNull())
+    .addColumn('last_seen', 'text', (c) => c.notNull())
+    .execute();
+
+  await s
+    .createTable('images')
+    .addColumn('pk', d.serial, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+    .addColumn('image_id', 'text', (c) => c.notNull().unique())
+    .addColumn('repo', 'text')
+    .addColumn('ref', 'text', (c) => c.notNull())
+    .addColumn('source', 'text', (c) => c.notNull())
+    .addColumn('manifest_digest', 'text')
+    .addColumn('platform_os', 'text')
+    .addColumn('architecture', 'text')
+    .addColumn('variant', 'text')
+    .addColumn('created', 'text')
+    .addColumn('created_ts', 'text')
+    .addColumn('os_family', 'text')
+    .addColumn('os_name', 'text')
+    .addColumn('os_version', 'text')
+    .addColumn('os_pretty', 'text')
+    .addColumn('layer_count', 'integer', (c) => c.notNull())
+    .addColumn('history', 'text', (c) => c.notNull())
+    .addColumn('first_seen', 'text', (c) => c.notNull())
+    .addColumn('last_seen', 'text', (c) => c.notNull())
+    .addColumn('packages_total', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('vulns_total', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('vulns_critical', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('vulns_high', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('vulns_medium', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('vulns_low', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('vulns_negligible', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('vulns_unknown', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('cvss_max', d.double)
+    .addColumn('cvss_min', d.double)
+    .execute();
+  await s.createIndex('images_manifest_digest').on('images').column('manifest_digest').execute();
+  await s.createIndex('images_last_seen').on('images').columns(['last_seen', 'pk']).execute();
+  await s.createIndex('images_created').on('images').columns(['created_ts', 'pk']).execute();
+  await s.createIndex('images_image_id_lower').on('images').expression(sql`lower(image_id)`).execute();
+  await s.createIndex('images_repo').on('images').columns(['repo', 'pk']).execute();
+
+  await s
+    .createTable('image_refs')
+    .addColumn('image_pk', 'bigint', (c) => c.notNull())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('value', 'text', (c) => c.notNull())
+    .addColumn('repo', 'text', (c) => c.notNull())
+    .addColumn('tag', 'text')
+    .addColumn('digest', 'text')
+    .addColumn('first_seen', 'text', (c) => c.notNull())
+    .addColumn('last_seen', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('image_refs_pk', ['image_pk', 'value'])
+    .execute();
+  // Searches fold case with lower() on both engines (query/compile.ts), so the search indexes are on lower(col).
+  await s.createIndex('image_refs_repo').on('image_refs').expression(sql`lower(repo), image_pk`).execute();
+  await s.createIndex('image_refs_tag').on('image_refs').expression(sql`lower(tag), image_pk`).execute();
+
+  await s
+    .createTable('image_sensors')
+    .addColumn('image_pk', 'bigint', (c) => c.notNull())
+    .addColumn('sensor_pk', 'bigint', (c) => c.notNull())
+    .addColumn('first_seen', 'text', (c) => c.notNull())
+    .addColumn('last_seen', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('image_sensors_pk', ['image_pk', 'sensor_pk'])
+    .execute();
+  await s.createIndex('image_sensors_sensor').on('image_sensors').columns(['sensor_pk', 'image_pk']).execute();
+
+  await s
+    .createTable('scans')
+    .addColumn('image_pk', 'bigint', (c) => c.notNull())
+    .addColumn('scan_type', 'text', (c) => c.notNull())
+    .addColumn('active', 'integer', (c) => c.notNull())
+    .addColumn('scanned_at', 'text', (c) => c.notNull())
+    .addColumn('received_at', 'text', (c) => c.notNull())
+    .addColumn('sensor_pk', 'bigint')
+    .addColumn('tool_version', 'text', (c) => c.notNull())
+    .addColumn('packages', 'integer', (c) => c.notNull())
+    .addColumn('vulns', 'integer', (c) => c.notNull().defaultTo(0))
+    .addPrimaryKeyConstraint('scans_pk', ['image_pk', 'scan_type'])
+    .execute();
+  await s.createIndex('scans_type').on('scans').columns(['scan_type', 'active', 'image_pk']).execute();
+
+  await s
+    .createTable('image_package_types')
+    .addColumn('image_pk', 'bigint', (c) => c.notNull())
+    .addColumn('type', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('image_package_types_pk', ['image_pk', 'type'])
+    .execute();
+  await s.createIndex('image_package_types_type').on('image_package_types').columns(['type', 'image_pk']).execute();
+
+  await s
+    .createTable('uploads')
+    .addColumn('pk', d.serial, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+    .addColumn('idem_key', 'text', (c) => c.notNull().unique())
+    .addColumn('body_sha256', 'text', (c) => c.notNull())
+    .addColumn('image_pk', 'bigint', (c) => c.notNull())
+    .addColumn('received_at', 'text', (c) => c.notNull())
+    .addColumn('scan_types', 'text', (c) => c.notNull())
+    .addColumn('sensor_pk', 'bigint')
+    .addColumn('response', 'text', (c) => c.notNull())
+    .execute();
+  await s.createIndex('uploads_image').on('uploads').columns(['image_pk', 'received_at']).execute();
+
+  await s
+    .createTable('layers')
+    .addColumn('image_pk', 'bigint', (c) => c.notNull())
+    .addColumn('idx', 'integer', (c) => c.notNull())
+    .addColumn('digest', 'text')
+    .addColumn('diff_id', 'text')
+    .addColumn('media_type', 'text', (c) => c.notNull())
+    .addColumn('size', 'bigint')
+    .addColumn('created_by', 'text')
+    .addColumn('created', 'text')
+    .addColumn('comment', 'text')
+    .addPrimaryKeyConstraint('layers_pk', ['image_pk', 'idx'])
+    .execute();
+  await s.createIndex('layers_diff_id').on('layers').columns(['diff_id', 'image_pk']).execute();
+
+  await s
+    .createTable('packages')
+    .addColumn('pk', d.serial, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+    .addColumn('pkey', 'text', (c) => c.notNull().unique())
+    .addColumn('type', 'text', (c) => c.notNull())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('version', 'text', (c) => c.notNull())
+    .addColumn('purl', 'text', (c) => c.notNull())
+    .addColumn('class', 'text', (c) => c.notNull())
+    .addColumn('source_name', 'text')
+    .addColumn('source_version', 'text')
+    .addColumn('arch', 'text')
+    .addColumn('vendor', 'text')
+    .addColumn('licenses', 'text')
+    .addColumn('owned_by', 'text')
+    .addColumn('metadata', 'text')
+    .execute();
+  await s.createIndex('packages_name').on('packages').expression(sql`lower(name)`).execute();
+  await s.createIndex('packages_version').on('packages').expression(sql`lower(version)`).execute();
+  await s.createIndex('packages_group').on('packages').columns(['name', 'version', 'type']).execute();
+
+  await s
+    .createTable('image_packages')
+    .addColumn('pk', d.serial, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+    .addColumn('image_pk', 'bigint', (c) => c.notNull())
+    .addColumn('package_pk', 'bigint', (c) => c.notNull())
+    .addColumn('scan_type', 'text', (c) => c.notNull())
+    .addColumn('layer_index', 'integer', (c) => c.notNull())
+    .addColumn('locations', 'text', (c) => c.notNull())
+    .addColumn('evidence', 'text', (c) => c.notNull())
+    .addColumn('evidence_sources', 'text')
+    .addColumn('identified_by', 'text')
+    .execute();
+  await s.createIndex('image_packages_image').on('image_packages').columns(['image_pk', 'scan_type']).execute();
+  await s.createIndex('image_packages_package').on('image_packages').columns(['package_pk', 'image_pk']).execute();
+
+  await s
+    .createTable('detections')
+    .addColumn('pk', d.serial, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+    .addColumn('image_pk', 'bigint', (c) => c.notNull())
+    .addColumn('image_package_pk', 'bigint', (c) => c.notNull())
+    .addColumn('package_pk', 'bigint', (c) => c.notNull())
+    .addColumn('vuln_id', 'text', (c) => c.notNull())
+    .addColumn('scan_type', 'text', (c) => c.notNull())
+    .addColumn('class', 'text', (c) => c.notNull())
+    .addColumn('severity', 'text', (c) => c.notNull())
+    .addColumn('severity_rank', 'integer', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('has_fix', 'integer', (c) => c.notNull())
+    .addColumn('layer_index', 'integer', (c) => c.notNull())
+    .addColumn('kev', 'integer', (c) => c.notNull())
+    .addColumn('epss', d.double)
+    .addColumn('cvss_score', d.double)
+    .addColumn('finding', 'text', (c) => c.notNull())
+    .execute();
+  // Two indexes only: every one is paid for by every detection of every upload. Lookups by vulnerability id go
+  // through lower(vuln_id) (the search folds case; exact lookups add `vuln_id = ?` on top).
+  await s.createIndex('detections_image').on('detections').columns(['image_pk', 'scan_type', 'severity_rank']).execute();
+  await s.createIndex('detections_vuln').on('detections').expression(sql`lower(vuln_id), image_pk`).execute();
+
+  await s
+    .createTable('finding_data')
+    .addColumn('hash', 'text', (c) => c.primaryKey())
+    .addColumn('fixed_versions', 'text', (c) => c.notNull())
+    .addColumn('data', 'text', (c) => c.notNull())
+    .execute();
+
+  await s
+    .createTable('evaluations')
+    .addColumn('distro', 'text', (c) => c.notNull())
+    .addColumn('package_pk', 'bigint', (c) => c.notNull())
+    .addColumn('signature', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('evaluations_pk', ['distro', 'package_pk'])
+    .execute();
+
+  await s
+    .createTable('containers')
+    .addColumn('pk', d.serial, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+    .addColumn('sensor_pk', 'bigint')
+    .addColumn('host', 'text', (c) => c.notNull())
+    .addColumn('container_id', 'text', (c) => c.notNull())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('image_id', 'text', (c) => c.notNull())
+    .addColumn('image_ref', 'text', (c) => c.notNull())
+    .addColumn('state', 'text', (c) => c.notNull())
+    .addColumn('created', 'text')
+    .addColumn('ports', 'text', (c) => c.notNull())
+    .addColumn('first_seen', 'text', (c) => c.notNull())
+    .addColumn('last_seen', 'text', (c) => c.notNull())
+    .addColumn('removed_at', 'text')
+    .addUniqueConstraint('containers_host_id', ['host', 'container_id'])
+    .execute();
+  await s.createIndex('containers_image').on('containers').columns(['image_id']).execute();
+  await s.createIndex('containers_sensor').on('containers').columns(['sensor_pk']).execute();
+}
+
+function provider(dialect: Dialect): MigrationProvider {
+  const migrations: Record<string, Migration> = {
+    '0001_initial': { up: (db: Kysely<Tables>) => initial(db, dialect) },
+  };
+  return { getMigrations: () => Promise.resolve(migrations) };
+}
+
+/** Bring the schema to the latest version; throws with the failing migration's name. */
+export async function migrateToLatest(db: Kysely<Tables>, dialect: Dialect): Promise<void> {
+  const migrator = new Migrator({ db, provider: provider(dialect), migrationTableName: 'tally_migrations', migrationLockTableName: 'tally_migrations_lock' });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+}

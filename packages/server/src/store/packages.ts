@@ -1,0 +1,155 @@
+/**
+ * The package dictionary (`packages`): one row per distinct package identity, shared by every image that has it.
+ * The identity is everything the matcher reads plus what the API shows per package (purl, licenses, metadata…);
+ * per-image facts (scan type, layer, locations, evidence) live in `image_packages`.
+ */
+import { createHash } from 'node:crypto';
+import type { Kysely, Transaction } from 'kysely';
+import type { Package, PackageClass, PackageType } from '@tally/core';
+import type { Tables } from './schema.js';
+import type { Dialect } from './database.js';
+import { insertRows } from './bulk.js';
+import { paddedIn } from './chunks.js';
+
+export interface DictionaryRow {
+  readonly pkey: string;
+  readonly type: string;
+  readonly name: string;
+  readonly version: string;
+  readonly purl: string;
+  readonly class: string;
+  readonly source_name: string | null;
+  readonly source_version: string | null;
+  readonly arch: string | null;
+  readonly vendor: string | null;
+  readonly licenses: string | null;
+  readonly owned_by: string | null;
+  readonly metadata: string | null;
+}
+
+function sortedRecord(r: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(r).sort()) out[k] = r[k] as string;
+  return out;
+}
+
+export function dictionaryRow(p: Package): DictionaryRow {
+  const licenses = p.licenses !== undefined ? JSON.stringify(p.licenses) : null;
+  const ownedBy = p.ownedBy !== undefined ? JSON.stringify({ type: p.ownedBy.type, name: p.ownedBy.name, version: p.ownedBy.version }) : null;
+  const metadata = p.metadata !== undefined ? JSON.stringify(sortedRecord(p.metadata)) : null;
+  const fields = [p.type, p.name, p.version, p.purl, p.class, p.source?.name ?? null, p.source?.version ?? null, p.arch ?? null, p.vendor ?? null, licenses, ownedBy, metadata];
+  return {
+    pkey: createHash('sha256').update(JSON.stringify(fields)).digest('hex'),
+    type: p.type,
+    name: p.name,
+    version: p.version,
+    purl: p.purl,
+    class: p.class,
+    source_name: p.source?.name ?? null,
+    source_version: p.source?.version ?? null,
+    arch: p.arch ?? null,
+    vendor: p.vendor ?? null,
+    licenses,
+    owned_by: ownedBy,
+    metadata,
+  };
+}
+
+/** The columns of a dictionary row the matcher needs, as stored. */
+export interface MatchablePackage {
+  readonly pkey: string;
+  readonly type: string;
+  readonly name: string;
+  readonly version: string;
+  readonly purl: string;
+  readonly class: string;
+  readonly source_name: string | null;
+  readonly source_version: string | null;
+  readonly owned_by: string | null;
+}
+
+/**
+ * A dictionary row as a core `Package` for the matcher. Per-image fields are placeholders: findings are computed
+ * once per (distro, package) and stamped with each image's scan type and layer (evaluate/posture.ts).
+ */
+export function packageForMatching(r: MatchablePackage): Package {
+  const ownedBy = r.owned_by === null ? undefined : (JSON.parse(r.owned_by) as { type: PackageType; name: string; version: string });
+  return {
+    id: r.pkey,
+    name: r.name,
+    version: r.version,
+    type: r.type as PackageType,
+    purl: r.purl,
+    class: r.class as PackageClass,
+    scanType: r.class === 'os' ? 'Static' : 'SCA',
+    ...(r.source_name !== null && r.source_version !== null ? { source: { name: r.source_name, version: r.source_version } } : {}),
+    layer: { index: 0, diffId: null, createdBy: null },
+    locations: [],
+    evidence: 'installed',
+    ...(ownedBy !== undefined ? { ownedBy } : {}),
+  };
+}
+
+/**
+ * pkey → pk, per store (keyed by its read handle). Dictionary rows are never deleted or changed, so a pk once seen
+ * committed stays right; pks of rows inserted by a transaction still in flight are never remembered (it may roll
+ * back), they are found committed by a later upload.
+ */
+const PACKAGE_SHAPE = {
+  table: 'packages',
+  columns: ['pkey', 'type', 'name', 'version', 'purl', 'class', 'source_name', 'source_version', 'arch', 'vendor', 'licenses', 'owned_by', 'metadata'],
+  onConflictDoNothing: 'pkey',
+} as const;
+
+const pkCache = new WeakMap<Kysely<Tables>, Map<string, number>>();
+const MAX_CACHED = 2_000_000;
+
+/**
+ * pkey → pk for these rows, inserting the ones the dictionary lacks. In a steady fleet almost every package is
+ * already known, from the cache or from one lookup on the read connection (committed rows). Inserts use ON
+ * CONFLICT DO NOTHING (a concurrent upload may add the same package) and are read back inside the transaction.
+ */
+export async function upsertDictionary(trx: Kysely<Tables> | Transaction<Tables>, read: Kysely<Tables>, dialect: Dialect, rows: readonly DictionaryRow[]): Promise<Map<string, number>> {
+  let cache = pkCache.get(read);
+  if (cache === undefined) pkCache.set(read, (cache = new Map()));
+  const unique = new Map<string, DictionaryRow>();
+  for (const r of rows) unique.set(r.pkey, r);
+  const out = new Map<string, number>();
+  const unknown: string[] = [];
+  for (const k of unique.keys()) {
+    const pk = cache.get(k);
+    if (pk === undefined) unknown.push(k);
+    else out.set(k, pk);
+  }
+  for (let i = 0; i < unknown.length; i += 500) {
+    const chunk = unknown.slice(i, i + 500);
+    const committed = await read.selectFrom('packages').select(['pk', 'pkey']).where('pkey', 'in', paddedIn(chunk)).execute();
+    if (cache.size + committed.length > MAX_CACHED) cache.clear();
+    for (const g of committed) {
+      cache.set(g.pkey, g.pk);
+      out.set(g.pkey, g.pk);
+    }
+    const rest = chunk.filter((k) => !out.has(k));
+    if (rest.length === 0) continue;
+    for (const g of await trx.selectFrom('packages').select(['pk', 'pkey']).where('pkey', 'in', paddedIn(rest)).execute()) out.set(g.pkey, g.pk);
+    const missing = rest.filter((k) => !out.has(k)).map((k) => unique.get(k) as DictionaryRow);
+    if (missing.length === 0) continue;
+    await insertRows(
+      trx,
+      dialect,
+      PACKAGE_SHAPE,
+      missing.map((r) => [r.pkey, r.type, r.name, r.version, r.purl, r.class, r.source_name, r.source_version, r.arch, r.vendor, r.licenses, r.owned_by, r.metadata]),
+    );
+    const added = await trx
+      .selectFrom('packages')
+      .select(['pk', 'pkey'])
+      .where(
+        'pkey',
+        'in',
+        paddedIn(missing.map((r) => r.pkey)),
+      )
+      .execute();
+    for (const g of added) out.set(g.pkey, g.pk);
+  }
+  return out;
+}
