@@ -70,22 +70,35 @@ function peakRss(pid) {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-function post(url, headers, body) {
+/** POST a string or buffer (through fetch's pooled keep-alive connections) or a stream (node:http); network errors retried, as a sensor does. */
+async function post(url, headers, body, attempts = 3) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      if (typeof body === 'string' || Buffer.isBuffer(body)) {
+        const res = await fetch(url, { method: 'POST', headers, body });
+        return { status: res.status, body: await res.text() };
+      }
+      return await postStream(url, headers, body);
+    } catch (err) {
+      if (attempt >= attempts || !(typeof body === 'string' || Buffer.isBuffer(body))) throw err;
+      retries++;
+    }
+  }
+}
+let retries = 0;
+
+function postStream(url, headers, body) {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers, agent: keepAlive }, (res) => {
+    const req = request(url, { method: 'POST', headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c) => (text += c));
       res.on('end', () => resolve({ status: res.statusCode, body: text }));
     });
     req.on('error', reject);
-    if (Buffer.isBuffer(body) || typeof body === 'string') req.end(body);
-    else body.pipe(req);
+    body.pipe(req);
   });
 }
-
-import { Agent } from 'node:http';
-const keepAlive = new Agent({ keepAlive: true, maxSockets: 64 });
 
 async function get(url, token) {
   const t = performance.now();
@@ -161,7 +174,7 @@ for (const store of stores) {
     );
     const secs = (performance.now() - started) / 1000;
     const perK = marks.map((m, k) => (1000 / ((m.t - (k === 0 ? started : marks[k - 1].t)) / 1000)).toFixed(1));
-    r.ingest = { images: IMAGES, packageRows: packages, seconds: +secs.toFixed(1), perSecond: +(IMAGES / secs).toFixed(1), perSecondByThousand: perK, concurrency: CONCURRENCY };
+    r.ingest = { images: IMAGES, networkRetries: retries, packageRows: packages, seconds: +secs.toFixed(1), perSecond: +(IMAGES / secs).toFixed(1), perSecondByThousand: perK, concurrency: CONCURRENCY };
     log('ingest', r.ingest);
 
     // ---- q latency

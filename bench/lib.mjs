@@ -48,6 +48,17 @@ export async function trivyCacheDir() {
   return dir;
 }
 
+/** `tally scan` of a target, inventory only (no matching), writing the JSON report to `out`; cacheDir null: --no-cache. */
+export function tallyInventory(target, { cacheDir = null, sca = true, out }) {
+  const cache = cacheDir === null ? ['--no-cache'] : ['--cache-dir', cacheDir];
+  return timed(process.execPath, [tallyBin, 'scan', target, ...(sca ? ['--perform-sca-scan'] : []), '--no-match', '--quiet', ...cache, '--format', 'json', '--output', out]);
+}
+
+/** Trivy's inventory mode (`--format cyclonedx`: no vulnerability DB) of a docker-archive or OCI layout. */
+export function trivyInventory(input, cacheDir, out) {
+  return timed(trivyBinary(), ['image', '--quiet', '--input', input, '--format', 'cyclonedx', '--cache-dir', cacheDir, '--skip-java-db-update', '--output', out]);
+}
+
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;

@@ -7,12 +7,12 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freshDir, median, removeDir, repoRoot, table, tallyBin, timed, trivyBinary, trivyCacheDir } from './lib.mjs';
+import { freshDir, median, removeDir, repoRoot, table, tallyInventory, trivyBinary, trivyCacheDir, trivyInventory } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const runs = args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 5;
 const images = execFileSync('bash', [join(repoRoot, 'tools/build-test-images.sh')], { encoding: 'utf8' }).trim().split('\n').pop();
-const trivy = trivyBinary();
+trivyBinary(); // installs it before the first timed run
 const LANG_TYPES = new Set(['maven', 'pypi', 'golang', 'npm', 'nuget']);
 
 /** type/name@version with the ecosystem's case rules, from a purl (Trivy) or a Tally package. */
@@ -29,14 +29,12 @@ function purlKey(purl) {
   return keyOf(type, name, decodeURIComponent(version));
 }
 
-function tallyScan(image, out, sca) {
-  return timed(process.execPath, [tallyBin, 'scan', `docker-archive:${image}`, '--no-cache', '--quiet', '--format', 'json', '--output', out, ...(sca ? ['--perform-sca-scan'] : [])]);
-}
+const tallyScan = (image, out, sca) => tallyInventory(`docker-archive:${image}`, { sca, out });
 
 async function trivyScan(image, out) {
   const cache = await trivyCacheDir();
   try {
-    return timed(trivy, ['image', '--quiet', '--input', image, '--format', 'cyclonedx', '--cache-dir', cache, '--skip-java-db-update', '--output', out]);
+    return trivyInventory(image, cache, out);
   } finally {
     removeDir(cache);
   }

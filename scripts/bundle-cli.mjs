@@ -7,7 +7,15 @@ import { build } from 'esbuild';
 
 await build({
   entryPoints: [new URL('../packages/cli/src/main.ts', import.meta.url).pathname],
-  outfile: new URL('../packages/cli/dist/tally.mjs', import.meta.url).pathname,
+  // Code splitting: what is imported dynamically (SBOM/SARIF/JUnit writers, the server commands) becomes a chunk
+  // loaded on first use, so its dependencies (the CycloneDX library…) are not loaded by every command.
+  outdir: new URL('../packages/cli/dist', import.meta.url).pathname,
+  entryNames: 'tally',
+  chunkNames: 'chunks/[name]-[hash]',
+  outExtension: { '.js': '.mjs' },
+  splitting: true,
+  minifyWhitespace: true,
+  minifySyntax: true,
   bundle: true,
   platform: 'node',
   format: 'esm',
