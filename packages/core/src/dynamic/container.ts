@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { DockerApiError, type DockerEngineClient } from '../image/sources/docker-engine/client.js';
 import type { JsonObject } from '../util/json.js';
 import { PROBE_SCRIPT } from './probe.js';
+import { pidAlive } from '../util/process.js';
 
 /**
  * The throw-away container of a Dynamic scan. It runs only our probe script (the image's entrypoint and command
@@ -188,21 +189,6 @@ async function waitUntilStopped(client: DockerEngineClient, id: string, signal: 
       signal.addEventListener('abort', onAbort, { once: true });
     });
     delay = Math.min(500, Math.round(delay * 1.5));
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false; // EPERM: alive, someone else's
-  }
-  // a killed process not yet reaped by its parent still answers signal 0: a zombie is dead
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no /proc: trust the signal
   }
 }
 

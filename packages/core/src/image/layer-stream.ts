@@ -83,7 +83,8 @@ class Digester extends Transform {
   }
 }
 
-async function peek(stream: Readable, bytes: number): Promise<Buffer> {
+/** Reads at least `bytes` (fewer at the end) and pushes them back, so the stream still starts at its first byte. */
+export async function peek(stream: Readable, bytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let have = 0;
   for (;;) {

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { DockerApiError, DockerEngineClient } from '../image/sources/docker-engine/client.js';
 import { TarIndex } from '../image/sources/tar-index.js';
 import { isObject, parseJson, str, strings } from '../util/json.js';
+import { pidAlive } from '../util/process.js';
 
 export interface EngineService {
   readonly kind: 'docker' | 'podman';
@@ -36,21 +37,6 @@ export interface EngineService {
 }
 
 const DOCKERD = '/usr/sbin/dockerd';
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false; // EPERM: alive, someone else's
-  }
-  // a killed process not yet reaped by its parent still answers signal 0: a zombie is dead
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no /proc: trust the signal
-  }
-}
 
 function cmdline(pid: number): string {
   try {
@@ -120,6 +106,41 @@ function tail(file: string, lines = 20): string {
   } catch {
     return '';
   }
+}
+
+/**
+ * An engine process we started: stopped by its PID (also when the test process exits without its after() hook),
+ * then `cleanup` removes its directories. Waits for its first /_ping; a failed start is cleaned up before throwing.
+ */
+async function supervise(
+  s: { kind: EngineService['kind']; what: string; child: ChildProcess; socket: string; logFile: string; started: number },
+  cleanup: () => void,
+): Promise<EngineService> {
+  const pid = s.child.pid!;
+  const onExit = (): void => {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  };
+  process.once('exit', onExit);
+  const host = `unix://${s.socket}`;
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    process.off('exit', onExit);
+    await stopPid(s.child, pid);
+    cleanup();
+  };
+  try {
+    await waitForPing(DockerEngineClient.fromOptions({ host }), s.child, s.logFile, s.what);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { kind: s.kind, host, reused: false, pid, logFile: s.logFile, startMs: Date.now() - s.started, client: () => DockerEngineClient.fromOptions({ host }), stop };
 }
 
 async function waitForPing(client: DockerEngineClient, child: ChildProcess, logFile: string, what: string): Promise<void> {
@@ -235,34 +256,10 @@ export async function startDockerd(options: DockerdOptions = {}): Promise<Engine
   closeSync(logFd);
   const pid = child.pid!;
   if (locked) writeOwner(lockDir, { pid: process.pid, dockerdPid: pid, execRoot });
-  // A test process that dies without its after() hook must not leave the engine running.
-  const onExit = (): void => {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  };
-  process.once('exit', onExit);
-
-  const host = `unix://${socket}`;
-  const client = DockerEngineClient.fromOptions({ host });
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    process.off('exit', onExit);
-    await stopPid(child, pid);
+  return supervise({ kind: 'docker', what: 'dockerd', child, socket, logFile, started }, () => {
     removeTree(execRoot); // also the netns/default mount dockerd leaves, and a throw-away data root inside it
     if (locked) rmSync(lockDir, { recursive: true, force: true });
-  };
-  try {
-    await waitForPing(client, child, logFile, 'dockerd');
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { kind: 'docker', host, reused: false, pid, logFile, startMs: Date.now() - started, client: () => DockerEngineClient.fromOptions({ host }), stop };
+  });
 }
 
 export async function startPodmanService(): Promise<EngineService> {
@@ -299,32 +296,7 @@ export async function startPodmanService(): Promise<EngineService> {
     env: { ...process.env, CONTAINERS_CONF: join(base, 'containers.conf'), CONTAINERS_STORAGE_CONF: join(base, 'storage.conf') },
   });
   closeSync(logFd);
-  const pid = child.pid!;
-  const onExit = (): void => {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  };
-  process.once('exit', onExit);
-  const host = `unix://${socket}`;
-  const client = DockerEngineClient.fromOptions({ host });
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    process.off('exit', onExit);
-    await stopPid(child, pid);
-    removeTree(base);
-  };
-  try {
-    await waitForPing(client, child, logFile, 'podman system service');
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { kind: 'podman', host, reused: false, pid, logFile, startMs: Date.now() - started, client: () => DockerEngineClient.fromOptions({ host }), stop };
+  return supervise({ kind: 'podman', what: 'podman system service', child, socket, logFile, started }, () => removeTree(base));
 }
 
 /** The image id (config digest) of a docker-archive's only image. */

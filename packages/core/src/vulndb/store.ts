@@ -26,6 +26,7 @@ import { VulnDbError, describeError } from './errors.js';
 import type { Advisory, EpssEntry, KevEntry, VulnDb } from './model.js';
 import { migrate, readSchemaVersion, SCHEMA_VERSION } from './schema.js';
 import type { Skip, SkipCategory } from './importers/types.js';
+import { pidAlive } from '../util/process.js';
 
 export const VULNDB_FILE = 'tally.db';
 
@@ -459,17 +460,6 @@ export interface ImportResult<T> {
 
 interface Lock {
   readonly path: string;
-}
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** A lock older than this is stale even if its pid is alive (pid reuse, or a different host sharing the cache dir). */

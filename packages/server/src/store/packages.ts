@@ -56,17 +56,7 @@ export function dictionaryRow(p: Package): DictionaryRow {
 }
 
 /** The columns of a dictionary row the matcher needs, as stored. */
-export interface MatchablePackage {
-  readonly pkey: string;
-  readonly type: string;
-  readonly name: string;
-  readonly version: string;
-  readonly purl: string;
-  readonly class: string;
-  readonly source_name: string | null;
-  readonly source_version: string | null;
-  readonly owned_by: string | null;
-}
+export type MatchablePackage = Pick<DictionaryRow, 'pkey' | 'type' | 'name' | 'version' | 'purl' | 'class' | 'source_name' | 'source_version' | 'owned_by'>;
 
 /**
  * A dictionary row as a core `Package` for the matcher. Per-image fields are placeholders: findings are computed

@@ -9,7 +9,7 @@ import type { ImageConfig } from '../../../model/image.js';
 import { arr, isObject, parseJson, str, strings } from '../../../util/json.js';
 import { isDigest, parseImageConfig } from '../../config.js';
 import { type Compression } from '../../decompress.js';
-import { TarLayerReader, type LayerLimits } from '../../layer-stream.js';
+import { peek, TarLayerReader, type LayerLimits } from '../../layer-stream.js';
 import { normalizePath, resolveLinkTarget } from '../../path.js';
 import { MAX_JSON_BLOB } from '../blob-store.js';
 import { parseIndex, parseManifest } from '../oci-manifest.js';
@@ -108,42 +108,6 @@ function entryReadable(entry: tar.Extract extends AsyncIterable<infer S> ? S : n
 }
 
 /** The first `bytes` bytes (fewer at the end), put back so the stream still starts at byte 0. */
-async function peek(stream: Readable, bytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let have = 0;
-  while (have < bytes) {
-    const chunk = stream.read() as Buffer | null;
-    if (chunk !== null) {
-      chunks.push(chunk);
-      have += chunk.length;
-      continue;
-    }
-    if (stream.readableEnded) break;
-    const ended = await new Promise<boolean>((resolve, reject) => {
-      const done = (end: boolean): void => {
-        stream.off('readable', onReadable);
-        stream.off('end', onEnd);
-        stream.off('error', onError);
-        resolve(end);
-      };
-      const onReadable = (): void => done(false);
-      const onEnd = (): void => done(true);
-      const onError = (err: Error): void => {
-        stream.off('readable', onReadable);
-        stream.off('end', onEnd);
-        reject(err);
-      };
-      stream.once('readable', onReadable);
-      stream.once('end', onEnd);
-      stream.once('error', onError);
-    });
-    if (ended) break;
-  }
-  const head = Buffer.concat(chunks);
-  if (head.length > 0) stream.unshift(head);
-  return head;
-}
-
 async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(c as Buffer);
