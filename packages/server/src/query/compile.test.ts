@@ -623,12 +623,14 @@ describe('generated SQL is parameterised', () => {
       sqlite.sql,
       'select "images"."id" from "images" where (' +
         'exists (select 1 as "one" from "packages" as "p" where "p"."image_ref" = "images"."id" ' +
-        `and (lower("p"."name") LIKE lower(?) ESCAPE '\\')) ` +
+        // the literal prefix as an index range, then the pattern
+        'and (lower("p"."name") >= lower(?) AND lower("p"."name") < (lower(?) || char(1114111)) ' +
+        `AND (lower("p"."name") LIKE lower(?) ESCAPE '\\'))) ` +
         'and exists (select 1 as "one" from "vulnerabilities" as "v" where "v"."image_ref" = "images"."id" ' +
         'and ("v"."cvss" >= ?)) ' +
         'and not coalesce((lower("images"."os") = lower(?)), false))',
     );
-    assert.deepEqual(sqlite.parameters, ['openssl%', 7, 'alpine']);
+    assert.deepEqual(sqlite.parameters, ['openssl', 'openssl', 'openssl%', 7, 'alpine']);
 
     const postgresIlike = compileOn(pgDb, fieldTable('postgres', 'postgres'), q1);
     assert.equal(

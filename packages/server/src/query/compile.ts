@@ -480,6 +480,26 @@ export type ColumnOptions = CommonSpec &
  * built-in lower() leaves alone). `lower(col) = lower(?)` can use an index on `lower(col)` on both databases.
  * Each result is parenthesised so that a caller's NOT or AND cannot re-associate it.
  */
+type LikeCondition = Extract<StringCondition, { match: 'like' }>;
+
+/** Case-insensitive LIKE that both engines run (lower() on both sides). */
+function portableLike(target: Expression<unknown>, condition: LikeCondition): Expression<SqlBool> {
+  return sql<SqlBool>`(lower(${target}) LIKE lower(${condition.pattern}) ESCAPE '\\')`;
+}
+
+/**
+ * SQLite's LIKE with ESCAPE never uses an index. A pattern that starts with literal text (`lodash*`) also gets the
+ * range [prefix, prefix + U+10FFFF) on lower(target), which the lower(column) expression indexes serve: SQLite
+ * compares text byte-wise (BINARY), so every string starting with the prefix lies in that range. `lower()` is applied
+ * in SQL on both sides so its ASCII-only folding is the same as the LIKE's.
+ */
+function sqliteLike(target: Expression<unknown>, condition: LikeCondition): Expression<SqlBool> {
+  const like = portableLike(target, condition);
+  const first = condition.parts[0];
+  if (first?.type !== 'literal' || first.text === '') return like;
+  return sql<SqlBool>`(lower(${target}) >= lower(${first.text}) AND lower(${target}) < (lower(${first.text}) || char(1114111)) AND ${like})`;
+}
+
 export function matchCondition(
   target: Expression<unknown>,
   condition: Condition,
@@ -490,9 +510,8 @@ export function matchCondition(
     case 'string':
       if (condition.match === 'exact') return sql<SqlBool>`(lower(${target}) = lower(${condition.value}))`;
       // ESCAPE is spelled out because PostgreSQL's default escape can be changed and SQLite has none by default.
-      return ctx.dialect === 'postgres'
-        ? sql<SqlBool>`(${target} ILIKE ${condition.pattern} ESCAPE '\\')`
-        : sql<SqlBool>`(lower(${target}) LIKE lower(${condition.pattern}) ESCAPE '\\')`;
+      if (ctx.dialect === 'postgres') return sql<SqlBool>`(${target} ILIKE ${condition.pattern} ESCAPE '\\')`;
+      return ctx.dialect === 'sqlite' ? sqliteLike(target, condition) : portableLike(target, condition);
     case 'number': {
       const v = condition.value;
       switch (condition.op) {
