@@ -4,8 +4,11 @@ import { isTallyError, TOOL_VERSION } from '@tally/core';
 import { adminCommand } from './commands/admin.js';
 import { dbCommand } from './commands/db.js';
 import { scanCommand } from './commands/scan.js';
+import { sensorCommand } from './commands/sensor.js';
 import { serveCommand } from './commands/serve.js';
 import { tokenCommand } from './commands/token.js';
+import { registryCommand } from './commands/registry.js';
+import { workerCommand } from './commands/worker.js';
 import { EXIT } from './exit-codes.js';
 
 function program(): Command {
@@ -16,7 +19,10 @@ function program(): Command {
     .addCommand(scanCommand())
     .addCommand(dbCommand())
     .addCommand(serveCommand())
+    .addCommand(sensorCommand())
     .addCommand(tokenCommand())
+    .addCommand(registryCommand())
+    .addCommand(workerCommand())
     .addCommand(adminCommand())
     .addHelpText('after', '\nExit status: 0 success, 1 policy failed (--fail-on), 2 usage or scan error. See docs/cli.md.');
 }

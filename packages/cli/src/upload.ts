@@ -76,7 +76,8 @@ function retryAfterMs(header: string | null): number | null {
   return Number.isFinite(at) ? Math.max(0, at - Date.now()) : null;
 }
 
-async function errorText(res: Response): Promise<string> {
+/** The message of a backend error answer (its JSON `message` and `details`), else the start of its text. */
+export async function errorText(res: Response): Promise<string> {
   const text = await res.text().catch(() => '');
   try {
     const body = JSON.parse(text) as Partial<ErrorResponse>;
@@ -89,6 +90,27 @@ async function errorText(res: Response): Promise<string> {
 
 const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 
+export interface SensorIdentity {
+  readonly type: string;
+  readonly performScaScan: boolean;
+  /** Default: this machine's host name. */
+  readonly host?: string | undefined;
+  readonly sensorId?: string | undefined;
+}
+
+/** The protocol headers every sensor request carries (uploads, and a sensor's heartbeat, known, containers, refs). */
+export function sensorHeaders(token: string, id: SensorIdentity): Record<string, string> {
+  return {
+    authorization: `Bearer ${token}`,
+    [SENSOR_HEADERS.protocol]: String(SENSOR_PROTOCOL),
+    [SENSOR_HEADERS.version]: TOOL_VERSION,
+    [SENSOR_HEADERS.type]: id.type,
+    [SENSOR_HEADERS.host]: id.host ?? hostname(),
+    [SENSOR_HEADERS.performSca]: String(id.performScaScan),
+    ...(id.sensorId !== undefined ? { [SENSOR_HEADERS.id]: id.sensorId } : {}),
+  };
+}
+
 export async function uploadReport(report: ScanReport, options: UploadOptions): Promise<UploadResult> {
   const url = uploadUrl(options.url);
   const body = await gzipAsync(Buffer.from(JSON.stringify(report), 'utf8'));
@@ -98,16 +120,10 @@ export async function uploadReport(report: ScanReport, options: UploadOptions): 
   const base = options.baseDelayMs ?? 500;
   const max = options.maxDelayMs ?? 30_000;
   const headers: Record<string, string> = {
-    authorization: `Bearer ${options.token}`,
+    ...sensorHeaders(options.token, { type: report.sensor.type, performScaScan: report.sensor.performScaScan, host: options.host, sensorId: options.sensorId }),
     'content-type': 'application/json',
     'content-encoding': 'gzip',
-    [SENSOR_HEADERS.protocol]: String(SENSOR_PROTOCOL),
-    [SENSOR_HEADERS.version]: TOOL_VERSION,
-    [SENSOR_HEADERS.type]: report.sensor.type,
-    [SENSOR_HEADERS.host]: options.host ?? hostname(),
-    [SENSOR_HEADERS.performSca]: String(report.sensor.performScaScan),
   };
-  if (options.sensorId !== undefined) headers[SENSOR_HEADERS.id] = options.sensorId;
   if (options.idempotencyKey !== undefined) headers[SENSOR_HEADERS.idempotencyKey] = options.idempotencyKey;
 
   for (let attempt = 1; ; attempt++) {

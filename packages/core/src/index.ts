@@ -1,8 +1,12 @@
 /** @tally/core: the scanning library. No HTTP server, no process.exit, no console writes. */
 export { scanImage, DEFAULT_SCAN_LIMITS, type ScanOptions, type ScanLimits, type ProgressEvent } from './scan.js';
 export { sourceForTarget, type TargetOptions } from './image/sources/target.js';
-export { parsePlatform, formatPlatform, DEFAULT_PLATFORM, type PlatformSpec } from './image/sources/oci-manifest.js';
+export { parsePlatform, formatPlatform, platformMatches, parseIndex, isAttestation, DEFAULT_PLATFORM, type PlatformSpec, type Descriptor } from './image/sources/oci-manifest.js';
 export { DirectoryLayerCache, layerCacheKey, type LayerCache } from './cache/layer-cache.js';
+export { BackendLayerCache, type BackendLayerCacheOptions } from './cache/backend-layer-cache.js';
+export { TieredLayerCache } from './cache/tiered-layer-cache.js';
+export type { LayerResult } from './extract/layer-result.js';
+export { decodeLayerEntry, encodeLayerEntry, LayerCacheEntryError, MAX_ENTRY_BYTES, MAX_ENTRY_INFLATED_BYTES } from './cache/entry.js';
 export { extractorsFor, OS_EXTRACTORS, LANGUAGE_EXTRACTORS } from './extract/registry.js';
 export type { Extractor, ExtractedPackage, FileInput, ExtractContext } from './extract/extractor.js';
 export { TallyError, isTallyError, type TallyErrorCode } from './model/errors.js';
@@ -16,15 +20,19 @@ export type { Formatter, FormatOptions } from './report/formatter.js';
 export { evaluateReport, filterFindings, parseSeverities, parseScanTypes, severityCounts, type FindingFilter } from './evaluate.js';
 export * from './vulndb/index.js';
 export { matchPackages, type MatchResult } from './match/match.js';
+export { lookupTargets, distroEcosystems, type LookupTarget } from './match/ecosystem.js';
 export type { Distro } from './distro/detect.js';
 export { readSbomFile, parseSbom, type SbomDocument } from './sbom/read.js';
 export { reportFromSbom } from './sbom/report.js';
-export { RegistryClient, pullScope, type RegistryOptions, type RegistryStats, type ManifestDocument, type ManifestHead } from './image/sources/registry/client.js';
+// Also `@tally/core/json-stream`, for callers that should not load the whole library (the ingest worker threads).
+export { JsonScanner, JsonScanError, forEachJsonPiece, type JsonPiece, type JsonPieceOf, type JsonScanOptions } from './util/json-stream.js';
+export { RegistryClient, pullScope, isIndexMediaType, MANIFEST_MEDIA_TYPES, type RegistryOptions, type RegistryStats, type ManifestDocument, type ManifestHead } from './image/sources/registry/client.js';
 export { registrySource, resolvePlatforms, type RegistrySourceOptions, type RegistryPlatforms, type PlatformImage } from './image/sources/registry/source.js';
 export { parseImageReference, formatReference, repositoryName, type ImageReference } from './image/sources/registry/reference.js';
 export { RegistryError, isRegistryError, type RegistryErrorKind } from './image/sources/registry/errors.js';
 export { credentialsFromDockerConfig, type Credentials } from './image/sources/registry/credentials.js';
 export * from './policy/index.js';
+export { globToRegExp, GlobError } from './policy/glob.js';
 export { DockerEngineClient, DockerApiError, DOCKER_API_VERSION, type DockerClientOptions, type EngineImageSummary, type EngineContainerSummary, type EnginePort, type EngineImageInspect, type EngineContainerInspect, type EngineVersion } from './image/sources/docker-engine/client.js';
 export { resolveDockerEndpoint, DEFAULT_DOCKER_HOST, type DockerEndpoint, type DockerEndpointOptions } from './image/sources/docker-engine/endpoint.js';
 export { dockerEngineSource, isDockerEngineSource, scanDockerImage, scanSource, parseDockerTarget, type DockerEngineSource, type DockerSourceOptions, type DockerScanOptions, type ExportMode } from './image/sources/docker-engine/source.js';

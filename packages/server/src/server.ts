@@ -9,10 +9,11 @@ import type { FastifyServerOptions } from 'fastify';
 import type { LogEvent } from 'kysely';
 import { buildApp } from './api/app.js';
 import type { App } from './api/context.js';
-import { reevaluateAll, evaluatedIdentity } from './evaluate/reevaluate.js';
+import { evaluatedIdentity } from './evaluate/reevaluate.js';
 import { ServerVulnDb, serverVulnDbPath } from './evaluate/vulndb.js';
 import type { SpoolLimits } from './ingest/spool.js';
-import { InProcessQueue, type JobInfo, type JobQueue } from './jobs/queue.js';
+import type { JobInfo, JobQueue } from './jobs/queue.js';
+import { startJobs } from './jobs/setup.js';
 import { openStore, type Store } from './store/database.js';
 
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT } from './protocol.js';
@@ -29,6 +30,13 @@ export interface ServeOptions {
   readonly limits?: SpoolLimits;
   /** How often the vulnerability database file is checked for a swap (default 2 s). */
   readonly watchIntervalMs?: number;
+  /** Bound of the shared layer cache in bytes (default 2 GiB); least recently used entries are evicted past it. */
+  readonly layerCacheMaxBytes?: number | undefined;
+  /**
+   * Jobs this server runs at once on PostgreSQL (default 1; 0 leaves them to `tally worker` processes). On SQLite
+   * the server runs every job itself, one at a time.
+   */
+  readonly jobConcurrency?: number;
   /** Kysely's query log (benchmarks, debugging). */
   readonly queryLog?: (event: LogEvent) => void;
 }
@@ -39,7 +47,7 @@ export interface Backend {
   readonly jobs: JobQueue;
   readonly app: App;
   readonly dataDir: string;
-  reevaluate(reason: string): JobInfo;
+  reevaluate(reason: string): Promise<JobInfo>;
   close(): Promise<void>;
 }
 
@@ -59,25 +67,31 @@ export async function createBackend(options: ServeOptions = {}): Promise<Backend
   const store = await openStore({ database: options.database, dataDir, ...(options.queryLog ? { log: options.queryLog } : {}) });
   const vulndb = new ServerVulnDb(serverVulnDbPath(dataDir));
   let app: App | null = null;
-  const jobs = new InProcessQueue((job, err) => app?.log.error({ err, job: job.id }, 'job failed'));
-  jobs.handle('reevaluate', async ({ signal, progress }) => {
-    vulndb.refresh();
-    const probe = vulndb.acquire();
-    const usable = probe.matcher !== null;
-    probe.release();
-    if (!usable) {
-      // No usable database: keep the detections we have rather than wipe them.
-      const state = vulndb.state();
-      return { skipped: state.error ?? 'no vulnerability database' };
-    }
-    const result = await reevaluateAll(store, vulndb, { signal, onProgress: progress });
-    app?.log.info({ ...result }, 're-evaluation finished');
-    return result;
-  });
-  const reevaluate = (reason: string): JobInfo => jobs.enqueue('reevaluate', { key: 'reevaluate', reason });
+  let jobs: JobQueue;
+  let stopJobs: () => Promise<void>;
   try {
-    app = await buildApp({ store, vulndb, jobs, dataDir, reevaluate, logger: options.logger ?? false, ...(options.limits ? { limits: options.limits } : {}), staticDir: options.staticDir });
+    const started = await startJobs({
+      store,
+      vulndb,
+      dataDir,
+      database: options.database,
+      concurrency: options.jobConcurrency ?? 1,
+      layerCacheMaxBytes: options.layerCacheMaxBytes,
+      log: (level, message, fields) => app?.log[level === 'warning' ? 'warn' : level]({ ...fields }, message),
+      onError: (job, err) => app?.log.error({ err, job: job.id }, 'job failed'),
+    });
+    jobs = started.queue;
+    stopJobs = () => started.close();
   } catch (err) {
+    await store.close();
+    vulndb.close();
+    throw err;
+  }
+  const reevaluate = (reason: string): Promise<JobInfo> => jobs.enqueue('reevaluate', { key: 'reevaluate', keyMode: 'replace', reason });
+  try {
+    app = await buildApp({ store, vulndb, jobs, dataDir, reevaluate, logger: options.logger ?? false, ...(options.limits ? { limits: options.limits } : {}), staticDir: options.staticDir, layerCacheMaxBytes: options.layerCacheMaxBytes });
+  } catch (err) {
+    await stopJobs();
     await store.close();
     vulndb.close();
     throw err;
@@ -85,11 +99,11 @@ export async function createBackend(options: ServeOptions = {}): Promise<Backend
   const built = app;
   vulndb.watch(options.watchIntervalMs ?? 2000, () => {
     built.log.info({ path: vulndb.path, identity: vulndb.state().identity }, 'vulnerability database changed: re-evaluating every image');
-    reevaluate('the vulnerability database file changed');
+    reevaluate('the vulnerability database file changed').catch((err: unknown) => built.log.error({ err }, 'could not queue the re-evaluation'));
   });
   // A database swapped while the server was stopped (or detections never evaluated against this one).
   const current = vulndb.state().identity;
-  if (current !== null && (await evaluatedIdentity(store)) !== current) reevaluate('the vulnerability database differs from the one last evaluated');
+  if (current !== null && (await evaluatedIdentity(store)) !== current) await reevaluate('the vulnerability database differs from the one last evaluated');
 
   let closing: Promise<void> | null = null;
   return {
@@ -103,7 +117,7 @@ export async function createBackend(options: ServeOptions = {}): Promise<Backend
       (closing ??= (async () => {
         vulndb.unwatch();
         await built.close();
-        await jobs.close();
+        await stopJobs();
         vulndb.close();
         await store.close();
       })()),

@@ -3,7 +3,6 @@ import { Command, Option } from 'commander';
 import {
   applySuppressions,
   DEFAULT_PLATFORM,
-  DirectoryLayerCache,
   evaluatePolicy,
   evaluateReport,
   filterFindings,
@@ -37,6 +36,7 @@ import { addRegistryOptions, registryOptionsFromFlags, type RegistryFlags } from
 import { EXIT } from '../exit-codes.js';
 import { planOutputs, writeOutputs } from '../outputs.js';
 import { uploadAndReport } from '../upload.js';
+import { layerCacheFor } from '../layer-cache.js';
 import { terminalProgress } from '../progress.js';
 
 export interface ScanFlags extends RegistryFlags, DockerFlags {
@@ -79,10 +79,12 @@ async function inventory(target: string, flags: ScanFlags, signal: AbortSignal):
   const registry = target.startsWith('registry:') ? { registry: await registryOptionsFromFlags(flags) } : {};
   const docker = dockerOptionsFrom(flags);
   const progress = !flags.quiet && process.stderr.isTTY ? terminalProgress(process.stderr) : null;
+  const token = uploadToken(flags);
   const options = {
     performScaScan: flags.performScaScan ?? false,
     sensor: flags.sensor,
-    cache: flags.cache ? new DirectoryLayerCache(resolveCacheDir(flags.cacheDir)) : null,
+    // with --upload, the backend's shared layer cache sits behind the local one
+    cache: layerCacheFor({ cacheDir: resolveCacheDir(flags.cacheDir), useCache: flags.cache, server: flags.upload !== undefined && token !== undefined ? { url: flags.upload, token } : undefined }),
     signal,
     ...(progress ? { onProgress: progress.onProgress } : {}),
   };
@@ -215,6 +217,8 @@ Upload:
   --upload URL --token T sends the report (gzip JSON) to a Tally backend after the outputs are written. The backend
   matches it against its own database, so local matching is skipped unless --match or a --fail-on gate asks for it.
   A failed upload (after retries with backoff on 5xx and network errors) exits 2; the output files stay written.
+  With --upload, layers are also looked up in the backend's shared layer cache (after the local one) and layers
+  analysed here are shared through it; an unreachable backend costs one warning, never the scan (--no-cache: off).
 
 Exit status: 0 passed, 1 policy failed, 2 usage or scan error or failed upload (see docs/cli.md).`;
 

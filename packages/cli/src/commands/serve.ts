@@ -15,11 +15,18 @@ export interface ServeFlags {
   staticDir?: string;
   ui: boolean;
   logLevel: string;
+  layerCacheMaxMb: number;
 }
 
 function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number 0-65535');
+  return n;
+}
+
+function megabytes(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 1024 * 1024 * 1024) throw new InvalidArgumentError('expected a whole number of MiB, at least 1');
   return n;
 }
 
@@ -33,6 +40,7 @@ export function serveCommand(): Command {
     .option('--static-dir <dir>', 'serve the web UI from this directory at / (default: the UI built with Tally)')
     .option('--no-ui', 'serve the API only')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
+    .option('--layer-cache-max-mb <mb>', 'bound of the layer cache shared by sensors and workers; least recently used entries are evicted past it', megabytes, 2048)
     .action(async (flags: ServeFlags) => {
       const { closeOnSignals, isPostgresUrl, redactUrl, startServer } = await import('@tally/server');
       const database = flags.database ?? process.env['TALLY_DATABASE_URL'];
@@ -45,6 +53,7 @@ export function serveCommand(): Command {
         database,
         staticDir: ui,
         logger: { level: flags.logLevel },
+        layerCacheMaxBytes: flags.layerCacheMaxMb * 1024 * 1024,
       });
       const store = isPostgresUrl(database) ? redactUrl(database) : server.store.description;
       process.stderr.write(`tally: serving ${server.url}${ui ? ' (API and UI)' : ' (API)'} (store: ${store}; vulnerability database: ${server.vulndb.path})\n`);

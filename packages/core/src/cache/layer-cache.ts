@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Extractor } from '../extract/extractor.js';
-import { deserializeLayerResult, serializeLayerResult, type LayerResult, type SerializedLayerResult } from '../extract/layer-result.js';
-import { isObject } from '../util/json.js';
+import type { LayerResult } from '../extract/layer-result.js';
+import { decodeLayerEntry, encodeLayerEntry } from './entry.js';
 
 /** Per-layer results shared across scans (and, in the backend, across a fleet). */
 export interface LayerCache {
@@ -43,9 +42,7 @@ export class DirectoryLayerCache implements LayerCache {
       return null;
     }
     try {
-      const json: unknown = JSON.parse(gunzipSync(raw).toString('utf8'));
-      if (!isObject(json) || json['v'] !== 1) return null;
-      return deserializeLayerResult(json as unknown as SerializedLayerResult);
+      return await decodeLayerEntry(raw);
     } catch {
       return null; // a damaged entry is a miss; it is rewritten after the layer is analysed again
     }
@@ -54,8 +51,8 @@ export class DirectoryLayerCache implements LayerCache {
   async put(key: string, result: LayerResult): Promise<void> {
     const path = this.path(key);
     await mkdir(join(this.dir, key.slice(0, 2)), { recursive: true });
-    const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-    await writeFile(tmp, gzipSync(JSON.stringify(serializeLayerResult(result)), { level: 1 }));
+    const tmp = `${path}.${randomUUID()}.tmp`; // unique: an image may hold the same layer twice, analysed at once
+    await writeFile(tmp, await encodeLayerEntry(result));
     await rename(tmp, path);
   }
 }

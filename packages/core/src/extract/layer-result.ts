@@ -62,19 +62,3 @@ export function serializeLayerResult(r: LayerResult): SerializedLayerResult {
     uncompressedBytes: r.uncompressedBytes,
   };
 }
-
-export function deserializeLayerResult(s: SerializedLayerResult): LayerResult {
-  return {
-    files: new Map(s.files),
-    osFiles: new Map(s.osFiles),
-    symlinks: new Map(s.symlinks),
-    whiteouts: s.whiteouts,
-    opaqueDirs: s.opaqueDirs,
-    issues: s.issues,
-    complete: true,
-    entries: s.entries,
-    digest: s.digest,
-    diffId: s.diffId,
-    uncompressedBytes: s.uncompressedBytes,
-  };
-}

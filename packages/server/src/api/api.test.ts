@@ -407,7 +407,7 @@ for (const kind of storeKinds) {
       const known = await req('POST', '/api/v1/sensors/known', 'sensor', JSON.stringify({ imageIds: [scaImage, `sha256:${'0'.repeat(64)}`], diffIds: [`sha256:${'1'.repeat(64)}`] }), sensorHeaders());
       assert.equal(known.statusCode, 200, known.body);
       const k = known.json<{ images: { imageId: string; scanTypes: string[] }[]; diffIds: string[] }>();
-      assert.deepEqual(k.images, [{ imageId: scaImage, manifestDigest: null, scanTypes: ['SCA', 'Static'] }]);
+      assert.deepEqual(k.images, [{ imageId: scaImage, manifestDigest: null, scanTypes: ['SCA', 'Static'], repoTags: [...scaNode.image.repoTags].sort() }]);
       assert.deepEqual(k.diffIds, []);
     });
 

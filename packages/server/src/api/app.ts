@@ -24,6 +24,7 @@ import { adminRoutes } from './routes/admin.js';
 import { containerRoutes } from './routes/containers.js';
 import { fleetRoutes } from './routes/fleet.js';
 import { imageRoutes } from './routes/images.js';
+import { layerCacheRoutes } from './routes/layer-cache.js';
 import { scanRoutes } from './routes/scans.js';
 import { sensorRoutes } from './routes/sensors.js';
 
@@ -32,7 +33,7 @@ export interface AppOptions {
   readonly vulndb: ServerVulnDb;
   readonly jobs: JobQueue;
   readonly dataDir: string;
-  readonly reevaluate: (reason: string) => JobInfo;
+  readonly reevaluate: (reason: string) => Promise<JobInfo>;
   /** fastify's logger option: false (tests), true, or pino options. Authorization is always redacted. */
   readonly logger?: FastifyServerOptions['logger'];
   readonly limits?: SpoolLimits;
@@ -42,6 +43,8 @@ export interface AppOptions {
   readonly staticDir?: string | undefined;
   /** Overrides the default Content-Security-Policy. */
   readonly contentSecurityPolicy?: string;
+  /** Bound of the shared layer cache in bytes (default 2 GiB). */
+  readonly layerCacheMaxBytes?: number | undefined;
 }
 
 /** No inline scripts, nothing from elsewhere: untrusted strings (package names, createdBy) can only ever be text. */
@@ -157,6 +160,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   fleetRoutes(app, ctx);
   containerRoutes(app, ctx);
   sensorRoutes(app, ctx);
+  layerCacheRoutes(app, ctx, options.layerCacheMaxBytes);
   adminRoutes(app, ctx);
 
   const staticDir = options.staticDir;

@@ -35,7 +35,7 @@ export interface ApiContext {
   /** Worker threads for pass 1 of uploads. */
   readonly pool: InspectPool;
   /** Queue a re-evaluation of every image (after a database change). */
-  readonly reevaluate: (reason: string) => JobInfo;
+  readonly reevaluate: (reason: string) => Promise<JobInfo>;
 }
 
 export const READ: readonly Role[] = ['viewer', 'admin'];

@@ -252,15 +252,29 @@ export const ScaSettingSchema = Type.Object({ enabled: Type.Boolean(), updatedAt
 
 export const JobItem = Type.Object({
   id: Type.String(),
-  name: Type.String(),
-  state: Type.String(),
+  name: Type.String({ description: 'reevaluate, registry-sync, scan-manifest or registry-schedule' }),
+  key: Nullable(Type.String()),
+  state: Type.String({ description: 'queued, running, retrying (an attempt failed; the next one waits for its backoff), done, failed, cancelled' }),
   reason: Type.String(),
+  subject: Nullable(Type.String({ description: 'What the job works on: an image reference, a registry URL' })),
   queuedAt: Type.String(),
   startedAt: Nullable(Type.String()),
   finishedAt: Nullable(Type.String()),
   progress: Nullable(Type.Object({ done: Type.Integer(), total: Type.Integer() })),
+  attempts: Type.Integer(),
+  maxAttempts: Type.Integer(),
+  worker: Nullable(Type.String({ description: 'host:pid of the process that ran the last attempt' })),
   result: Type.Unknown(),
   error: Nullable(Type.String()),
+});
+
+export const JobCounts = Type.Object({
+  queued: Type.Integer(),
+  running: Type.Integer(),
+  retrying: Type.Integer(),
+  done: Type.Integer(),
+  failed: Type.Integer(),
+  cancelled: Type.Integer(),
 });
 
 export const UploadResponseSchema = Type.Object({

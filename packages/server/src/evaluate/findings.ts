@@ -1,5 +1,6 @@
 /**
- * Writing detections: the shared finding data first (only hashes not known to exist), then the rows.
+ * Writing detections: the shared finding data first (only hashes not known to exist), then the rows, then the
+ * records of the pairs they came from (evaluate/pairs.ts), when the matcher gave them.
  *
  * Hashes seen committed are remembered for the life of the process: finding_data rows are never deleted, so a
  * hash once committed stays valid. They are looked up on the read connection, which sees committed rows only;
@@ -12,6 +13,7 @@ import type { Detections } from './posture.js';
 import type { Dialect } from '../store/database.js';
 import { insertRows } from '../store/bulk.js';
 import { paddedIn } from '../store/chunks.js';
+import { notePairs } from './pairs.js';
 
 /** Per store (keyed by its read handle): several stores may live in one process (tests, benchmarks). */
 const knownByStore = new WeakMap<Kysely<Tables>, Set<string>>();
@@ -53,4 +55,5 @@ export async function insertDetections(trx: Kysely<Tables> | Transaction<Tables>
     DETECTION_SHAPE,
     d.rows.map((r) => [r.image_pk, r.image_package_pk, r.package_pk, r.vuln_id, r.scan_type, r.class, r.severity, r.severity_rank, r.status, r.has_fix, r.layer_index, r.kev, r.epss ?? null, r.cvss_score ?? null, r.finding]),
   );
+  if (d.pairs !== undefined) await notePairs(trx, read, dialect, d.pairs);
 }

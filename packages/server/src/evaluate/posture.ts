@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { matchPackages, type Distro, type Finding, type VulnDb } from '@tally/core';
 import { packageForMatching, type MatchablePackage } from '../store/packages.js';
 import type { NewDetection } from '../store/schema.js';
+import { AdvisoryFingerprints, lookupKeysOf, type Basis } from './fingerprints.js';
 
 export const SEVERITY_RANK: Readonly<Record<string, number>> = { CRITICAL: 0, HIGH: 1, MEDIUM: 2, LOW: 3, NEGLIGIBLE: 4, UNKNOWN: 5 };
 
@@ -83,6 +84,19 @@ export interface Detections {
   readonly findings: Map<string, FindingData>;
   /** (distro, package) pairs matched for the first time by this matcher: ingestion records them in `evaluations`. */
   readonly fresh?: Map<number, { readonly distro: string; readonly signature: string }>;
+  /**
+   * Every pair of these rows, by package pk, with what its findings were computed from: `detections()` always fills
+   * it and insertDetections records it (evaluate/pairs.ts). The re-evaluation's own rewrite leaves it out.
+   */
+  readonly pairs?: Map<number, PairRecord>;
+}
+
+/** One (distro, package) pair as matched: its findings' signature and the database facts they depend on. */
+export interface PairRecord {
+  readonly distro: string;
+  readonly packagePk: number;
+  readonly signature: string;
+  readonly basis: Basis;
 }
 
 export interface FindingData {
@@ -90,22 +104,62 @@ export interface FindingData {
   readonly data: string;
 }
 
-/** The findings of one (distro, package) pair, as one comparable string. */
+/**
+ * The findings of one (distro, package) pair, as one comparable string: `hash severity cvss vulnId` lines, sorted.
+ * Besides the hash (which decides equality) a line keeps what the re-evaluation needs to rewrite the finding's
+ * detections without reading them: the vuln id (their index) and what they count towards (severity, CVSS score).
+ */
 export function signatureOf(templates: readonly Template[]): string {
   return templates
-    .map((t) => t.hash)
+    .map((t) => `${t.hash} ${t.severity} ${t.cvssScore ?? '-'} ${t.vulnId}`)
     .sort()
-    .join(',');
+    .join('\n');
+}
+
+export interface SignatureEntry {
+  readonly hash: string;
+  readonly severity: string;
+  readonly cvssScore: number | null;
+  readonly vulnId: string;
+}
+
+/** The findings a signature lists, or null when it is not one (a record written in another form). */
+export function signatureEntries(signature: string): SignatureEntry[] | null {
+  if (signature === '') return [];
+  const out: SignatureEntry[] = [];
+  for (const line of signature.split('\n')) {
+    const m = /^(\S+) (\S+) (\S+) (.+)$/.exec(line);
+    const cvss = m?.[3] === '-' ? null : Number(m?.[3]);
+    if (m === null || (cvss !== null && !Number.isFinite(cvss))) return null;
+    out.push({ hash: m[1] as string, severity: m[2] as string, cvssScore: cvss, vulnId: m[4] as string });
+  }
+  return out;
 }
 
 export class PostureMatcher {
   private readonly cache = new Map<string, readonly Template[]>();
+  private readonly bases = new Map<string, Basis>();
+  readonly fingerprints: AdvisoryFingerprints;
 
   constructor(
     readonly db: VulnDb,
     /** Cached (distro, package) results; past this the cache starts over (a crude but safe bound). */
     private readonly maxEntries = 500_000,
-  ) {}
+  ) {
+    this.fingerprints = new AdvisoryFingerprints(db);
+  }
+
+  /** The lookup keys of a pair and their fingerprints in this database (cached). */
+  basisOf(os: StoredOs, p: MatchablePackage): Basis {
+    const k = `${distroKey(os)}\u0001${p.pkey}`;
+    let hit = this.bases.get(k);
+    if (hit === undefined) {
+      hit = this.fingerprints.basis(lookupKeysOf(distroOf(os), p));
+      if (this.bases.size >= this.maxEntries) this.bases.clear();
+      this.bases.set(k, hit);
+    }
+    return hit;
+  }
 
   /**
    * The findings of each package on this distro (cached). `onFresh` hears about the pairs computed now rather
@@ -138,16 +192,21 @@ export class PostureMatcher {
     return (pkey) => local.get(pkey) ?? [];
   }
 
-  /** Detection rows for one image's packages (all of them, or a batch of them), added to `into`. */
+  /** Detection rows for one image's packages (all of them, or a batch of them), added to `into` (returned, with `pairs`). */
   detections(imagePk: number, os: StoredOs, packages: readonly PackageInImage[], into: Detections = { rows: [], findings: new Map() }): Detections {
     const dk = distroKey(os);
+    const pairs = into.pairs ?? new Map<number, PairRecord>();
     const pkOf = new Map(packages.map((p) => [p.pkey, p.package_pk]));
     const templatesOf = this.templatesFor(os, packages, (pkey, templates) => {
       const pk = pkOf.get(pkey);
       if (pk !== undefined) into.fresh?.set(pk, { distro: dk, signature: signatureOf(templates) });
     });
-    for (const p of packages) stamp(imagePk, p, templatesOf(p.pkey), into);
-    return into;
+    for (const p of packages) {
+      const templates = templatesOf(p.pkey);
+      stamp(imagePk, p, templates, into);
+      pairs.set(p.package_pk, { distro: dk, packagePk: p.package_pk, signature: signatureOf(templates), basis: this.basisOf(os, p) });
+    }
+    return into.pairs === undefined ? { ...into, pairs } : into;
   }
 }
 

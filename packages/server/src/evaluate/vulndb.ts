@@ -2,9 +2,10 @@
  * The server's own vulnerability database: `<data-dir>/vulndb/tally.db`, the same SQLite file format the CLI uses,
  * written by `tally db update|import --server-data DIR` or by the admin API, always by an atomic swap (core
  * vulndb/store.ts). The server holds one read-only handle and watches the file's identity (inode, size, mtime):
- * when it changes, the handle is reopened and the change is announced, and the caller re-evaluates every stored
- * image (evaluate/reevaluate.ts). The identity of the file whose results are in the store is kept in settings, so
- * a database swapped while the server was down is noticed at the next start.
+ * when it changes, the handle is reopened and, once no upload still matches against the old file, the change is
+ * announced and the caller re-evaluates the stored images (evaluate/reevaluate.ts). The identity of the file whose
+ * results are in the store is kept in settings, so a database swapped while the server was down is noticed at the
+ * next start.
  */
 import { statSync } from 'node:fs';
 import { SqliteVulnDb } from '@tally/core';
@@ -48,6 +49,10 @@ class Handle {
     this.replaced = true;
     if (this.users === 0) this.db.close();
   }
+
+  get busy(): boolean {
+    return this.replaced && this.users > 0;
+  }
 }
 
 /** A matcher held by one evaluation (an upload, a re-evaluation): the database stays open until `release()`. */
@@ -62,6 +67,9 @@ export interface MatcherLease {
 
 export class ServerVulnDb {
   private handle: Handle | null = null;
+  /** Replaced handles still in use, and uploads running without a database: see drained(). */
+  private readonly retired = new Set<Handle>();
+  private unmatched = 0;
   private identityOf: string | null = null;
   private errorOf: string | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -76,9 +84,20 @@ export class ServerVulnDb {
    */
   acquire(): MatcherLease {
     const h = this.handle;
-    if (h === null) return { matcher: null, db: null, identity: this.identityOf, release: () => undefined };
-    h.users++;
     let released = false;
+    if (h === null) {
+      this.unmatched++;
+      return {
+        matcher: null,
+        db: null,
+        identity: this.identityOf,
+        release: () => {
+          if (!released) this.unmatched--;
+          released = true;
+        },
+      };
+    }
+    h.users++;
     return {
       matcher: h.matcher,
       db: h.db,
@@ -88,6 +107,19 @@ export class ServerVulnDb {
         released = true;
       },
     };
+  }
+
+  /**
+   * Resolves once every lease on a replaced file (or on no file) is released. The re-evaluation waits for this
+   * before it reads the store, so no upload matched against an older database commits after it has looked.
+   */
+  async drained(signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      for (const h of this.retired) if (!h.busy) this.retired.delete(h);
+      if (this.retired.size === 0 && (this.unmatched === 0 || this.handle === null)) return;
+      if (signal?.aborted) throw new Error('cancelled while uploads on the previous vulnerability database finish');
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   state(): VulnDbState {
@@ -106,7 +138,10 @@ export class ServerVulnDb {
     // The identity is taken before opening: if the file is swapped in between, we hold the newer file under the
     // older identity and merely re-evaluate once more, never the reverse.
     const identity = fileIdentity(this.path);
-    this.handle?.retire();
+    if (this.handle !== null) {
+      this.handle.retire();
+      if (this.handle.busy) this.retired.add(this.handle);
+    }
     this.handle = null;
     this.errorOf = null;
     if (identity !== null) {
@@ -119,11 +154,14 @@ export class ServerVulnDb {
     this.identityOf = identity;
   }
 
-  /** Poll the file every `intervalMs` and call `onChange` after each reopen. */
+  /**
+   * Poll the file every `intervalMs`; after each reopen, call `onChange` once the uploads still on the old file have
+   * finished (a re-evaluation queued from here, even one another process runs, then sees what they stored).
+   */
   watch(intervalMs: number, onChange: () => void): void {
     this.unwatch();
     this.timer = setInterval(() => {
-      if (this.refresh()) onChange();
+      if (this.refresh()) void this.drained().then(onChange);
     }, intervalMs);
     this.timer.unref();
   }

@@ -5,9 +5,10 @@
  * of the report, refuse what can be refused, and prepare the package rows.
  * Pass 2 (here; one transaction, grouped with other small uploads on SQLite: store/write-queue.ts): claim the
  * idempotency key, upsert sensor and image, replace the image's inventory for the uploaded scan types only, insert
- * the packages in batches (dictionary upsert, image_packages insert, match, detections insert), record containers
- * and counts, store the response. A kill at any point leaves either nothing or everything; the retried upload then
- * finds its key free and lands once.
+ * the packages in batches (dictionary upsert, image_packages insert, match, detections insert), record containers,
+ * counts and the fleet lists' aggregates (store/fleet-aggregates.ts: the image's contribution before the inventory
+ * is replaced and after), store the response. A kill at any point leaves either nothing or everything; the retried
+ * upload then finds its key free and lands once.
  *
  * Scan-type slots: the OS inventory is one slot filled by Static *or* Dynamic (both list the same OS packages by
  * different means; keeping both would count every OS vulnerability twice), so an upload with Static or Dynamic
@@ -22,6 +23,7 @@ import type { Dialect, Store } from '../store/database.js';
 import { insertRows } from '../store/bulk.js';
 import { writeQueueOf } from '../store/write-queue.js';
 import { upsertDictionary } from '../store/packages.js';
+import { beginFleetUpdate } from '../store/fleet-aggregates.js';
 import type { Tables } from '../store/schema.js';
 import { getSca } from '../store/settings.js';
 import type { PackageInImage, PostureMatcher } from '../evaluate/posture.js';
@@ -155,6 +157,7 @@ export async function ingestReport(store: Store, vulndb: ServerVulnDb, options: 
 
       const replaceOs = accepted.some((t) => OS_SCAN_TYPES.includes(t));
       const replaced: ScanType[] = [...(replaceOs ? OS_SCAN_TYPES : []), ...(accepted.includes('SCA') ? (['SCA'] as const) : [])];
+      const fleet = await beginFleetUpdate(trx, store.dialect, [imagePk]);
       if (replaced.length > 0) {
         await trx.deleteFrom('detections').where('image_pk', '=', imagePk).where('scan_type', 'in', replaced).execute();
         await trx.deleteFrom('image_packages').where('image_pk', '=', imagePk).where('scan_type', 'in', replaced).execute();
@@ -178,6 +181,7 @@ export async function ingestReport(store: Store, vulndb: ServerVulnDb, options: 
         await upsertContainers(trx, { sensorPk, host: options.sensor.host, now, containers: inspection.containers, scope: { imageId: imageIdOf(head.image) } });
       }
       const counts = await recountImage(trx, imagePk);
+      await fleet.finish();
 
       const warnings: string[] = [];
       if (dropped.includes('SCA') || (!sca.enabled && head.sensor.performScaScan)) {

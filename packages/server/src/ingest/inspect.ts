@@ -1,16 +1,16 @@
 /**
- * Pass 1 of an upload, without the database: read the body through json-parts, parse and validate every piece
- * against the report schema, check what the schema cannot (layer indexes, scan types, string sizes an index can
- * hold, NUL), and keep the small members (image, sensor, summary…) and the containers list. When asked, also turn
- * each package into the rows pass 2 writes (dictionary row with its key, per-image facts), so pass 2 on the main
- * thread only talks to the database.
+ * Pass 1 of an upload, without the database: read the body piece by piece (@tally/core/json-stream), parse and validate
+ * every piece against the report schema, check what the schema cannot (layer indexes, scan types, string sizes an index
+ * can hold, NUL), and keep the small members (image, sensor, summary…) and the containers list. When asked, also turn
+ * each package into the rows pass 2 writes (dictionary row with its key, per-image facts), so pass 2 on the main thread
+ * only talks to the database.
  *
  * Pure and self-contained: it runs in a worker thread (inspect-pool.ts) as well as in the main thread, and
  * everything it returns survives structured cloning.
  */
 import type { Package, ScanReport, ScanType } from '@tally/core';
 import { dictionaryRow, type DictionaryRow } from '../store/packages.js';
-import { forEachPart, JsonPartsError, type ReportPart } from './json-parts.js';
+import { forEachJsonPiece, JsonScanError, type JsonScanOptions } from '@tally/core/json-stream';
 import { describeErrors, reportValidators, type ContainerInput } from './validate.js';
 
 export class IngestError extends Error {
@@ -25,9 +25,16 @@ export class IngestError extends Error {
   }
 }
 
-/** The top-level members streamed element by element. */
-const STREAMED = new Set(['packages', 'vulnerabilities', 'issues', 'containers']);
-export const PART_LIMITS = { streamed: STREAMED, maxMemberBytes: 64 * 1024 * 1024, maxElementBytes: 4 * 1024 * 1024 };
+/** How a report body is read: its members, and the elements of the arrays that can be huge, one by one. */
+export const REPORT_SCAN = {
+  document: 'the report',
+  root: 'object',
+  streamed: new Set(['packages', 'vulnerabilities', 'issues', 'containers']),
+  uniqueKeys: true,
+  maxMemberBytes: 64 * 1024 * 1024,
+  maxElementBytes: 4 * 1024 * 1024,
+  oversized: 'throw',
+} as const satisfies JsonScanOptions;
 
 /**
  * Byte caps (UTF-8) on strings that go into indexes: PostgreSQL refuses a btree entry over ~2.7 kB, and no real
@@ -82,7 +89,7 @@ function hasNul(v: unknown): boolean {
   return false;
 }
 
-export function parsePart(part: ReportPart & { raw: Buffer }, where: string): unknown {
+export function parsePart(part: { readonly raw: Buffer }, where: string): unknown {
   let value: unknown;
   try {
     value = JSON.parse(part.raw.toString('utf8'));
@@ -96,7 +103,7 @@ export function parsePart(part: ReportPart & { raw: Buffer }, where: string): un
 }
 
 export function wrapParts(e: unknown): never {
-  if (e instanceof JsonPartsError) throw new IngestError(e.tooLarge ? e.message : `malformed JSON: ${e.message}`, e.tooLarge ? 413 : 400, e.tooLarge ? 'TOO_LARGE' : 'MALFORMED_JSON');
+  if (e instanceof JsonScanError) throw new IngestError(e.tooLarge ? e.message : `malformed JSON: ${e.message}`, e.tooLarge ? 413 : 400, e.tooLarge ? 'TOO_LARGE' : 'MALFORMED_JSON');
   throw e;
 }
 
@@ -115,7 +122,7 @@ export async function inspectReport(source: AsyncIterable<Buffer>, keepRows: boo
     if (errors.length >= 10) throw new IngestError('the report does not match the report schema', 400, 'SCHEMA', errors.slice(0, 10));
   };
   try {
-    await forEachPart(source, PART_LIMITS, (part) => {
+    await forEachJsonPiece(source, REPORT_SCAN, (part) => {
       if (part.kind === 'end-array') {
         if (part.key === 'containers') sawContainers = true;
         else head[part.key] = [];
@@ -183,7 +190,7 @@ export async function inspectReport(source: AsyncIterable<Buffer>, keepRows: boo
 /** Pass 2's view of a large body: the packages again, as rows, streamed. */
 export async function forEachPackageRow(source: AsyncIterable<Buffer>, fn: (row: PackageRow) => Promise<void> | undefined): Promise<void> {
   try {
-    await forEachPart(source, PART_LIMITS, (part) => {
+    await forEachJsonPiece(source, REPORT_SCAN, (part) => {
       if (part.kind !== 'element' || part.key !== 'packages') return undefined;
       // Validated in pass 1 from the same bytes.
       return fn(packageRow(JSON.parse(part.raw.toString('utf8')) as Package));

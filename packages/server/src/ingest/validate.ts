@@ -1,6 +1,6 @@
 /**
- * Upload validation against docs/report.schema.json, piece by piece (see json-parts.ts): the report without its
- * big arrays is validated against the whole schema (required members, no unknown members, the image, sensor,
+ * Upload validation against docs/report.schema.json, piece by piece (see @tally/core/json-stream): the report without
+ * its big arrays is validated against the whole schema (required members, no unknown members, the image, sensor,
  * summary…), and each streamed element against its own definition. Together that is exactly the whole-document
  * validation, at the memory cost of one element.
  *

@@ -1,53 +1,93 @@
 /**
- * Background jobs behind one small interface. On a single machine (SQLite, or PostgreSQL with one server) jobs run
- * in the server process, one at a time (`InProcessQueue`). Issue 9 moves them to graphile-worker on PostgreSQL so
- * several servers share the work; that implementation only has to provide this interface, and job handlers are
- * already written to be safe there: idempotent, resumable from the store alone (no in-memory state carried between
- * batches), each batch its own transaction.
+ * Background jobs behind one small interface, with two implementations:
+ *  - `InProcessQueue` (here): SQLite, the embedded default. Jobs run inside `tally serve`, one at a time.
+ *  - `PgJobQueue` (pg-queue.ts): PostgreSQL. Jobs live in graphile-worker's tables in the same database, and any
+ *    number of `tally worker` processes (and `tally serve` itself) run them, with retries and crash recovery.
+ * Handlers are written once for both (handlers.ts, registry-jobs.ts): idempotent, resumable from the store alone
+ * (no in-memory state carried between attempts), each write its own transaction.
  */
 
-export type JobName = 'reevaluate';
+export const JOB_NAMES = ['reevaluate', 'registry-sync', 'scan-manifest', 'registry-schedule'] as const;
+export type JobName = (typeof JOB_NAMES)[number];
 
-export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+/** `retrying`: an attempt failed and the job waits for its next one (PostgreSQL's backoff). */
+export type JobState = 'queued' | 'running' | 'retrying' | 'done' | 'failed' | 'cancelled';
+export const JOB_STATES: readonly JobState[] = ['queued', 'running', 'retrying', 'done', 'failed', 'cancelled'];
 
 export interface JobInfo {
   readonly id: string;
   readonly name: JobName;
-  /** Jobs with the same key coalesce while queued (ten DB swaps in a row make one re-evaluation, not ten). */
+  /** Jobs with the same key coalesce (ten DB swaps in a row make one re-evaluation; one scan per manifest digest). */
   readonly key: string | null;
   readonly state: JobState;
   readonly reason: string;
+  /** What the job works on: an image reference, a registry URL; null for whole-store jobs. */
+  readonly subject: string | null;
   readonly queuedAt: string;
   readonly startedAt: string | null;
   readonly finishedAt: string | null;
   readonly progress: { readonly done: number; readonly total: number } | null;
+  readonly attempts: number;
+  readonly maxAttempts: number;
+  /** Where the last attempt ran (`host:pid/slot`), null before the first. */
+  readonly worker: string | null;
   readonly result: unknown;
   readonly error: string | null;
 }
 
 export interface JobContext {
   readonly signal: AbortSignal;
+  /** What the job was enqueued with (checked by the handler: on PostgreSQL it comes back from the database). */
+  readonly payload: Readonly<Record<string, unknown>>;
   progress(done: number, total: number): void;
 }
 
 export type JobHandler = (ctx: JobContext) => Promise<unknown>;
 
+/**
+ * How a key coalesces: `replace` merges with a job still waiting (a running one is left to finish and a new one
+ * queued: the world changed after it started); `dedupe` returns any job with the key, waiting or running (a scan of
+ * one manifest digest never runs twice at once).
+ */
+export type KeyMode = 'replace' | 'dedupe';
+
+export interface EnqueueOptions {
+  readonly key?: string;
+  readonly keyMode?: KeyMode;
+  readonly reason: string;
+  readonly subject?: string;
+  readonly payload?: Readonly<Record<string, unknown>>;
+}
+
 export interface JobQueue {
   /** Register the code for a job name (before enqueueing it). */
   handle(name: JobName, handler: JobHandler): void;
-  /** Queue a job; with a key, an identical job still waiting is returned instead of queueing another. */
-  enqueue(name: JobName, options: { readonly key?: string; readonly reason: string }): JobInfo;
-  get(id: string): JobInfo | null;
+  enqueue(name: JobName, options: EnqueueOptions): Promise<JobInfo>;
+  get(id: string): Promise<JobInfo | null>;
   /** Most recent first. */
-  list(): JobInfo[];
+  list(limit?: number): Promise<JobInfo[]>;
+  /** Jobs per state (all jobs on record, not only the listed ones). */
+  counts(): Promise<Record<JobState, number>>;
   /** Resolves when nothing is queued or running. */
   idle(): Promise<void>;
-  /** Cancel the running job (it stops at its next batch boundary) and drop the queue. */
+  /** Stop: the running job stops at its next batch boundary; queued jobs are dropped (in-process) or left for others. */
   close(): Promise<void>;
+}
+
+/** Attempts per job name on PostgreSQL; a scan's registry may be briefly down, a re-evaluation rarely fails twice. */
+export const MAX_ATTEMPTS: Readonly<Record<JobName, number>> = { 'scan-manifest': 5, 'registry-sync': 3, reevaluate: 3, 'registry-schedule': 1 };
+
+export function emptyCounts(): Record<JobState, number> {
+  return { queued: 0, running: 0, retrying: 0, done: 0, failed: 0, cancelled: 0 };
+}
+
+export function errorText(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).slice(0, 4000);
 }
 
 interface Entry {
   info: JobInfo;
+  readonly payload: Readonly<Record<string, unknown>>;
   readonly controller: AbortController;
 }
 
@@ -61,20 +101,23 @@ export class InProcessQueue implements JobQueue {
 
   constructor(
     private readonly onError: (job: JobInfo, err: unknown) => void = () => undefined,
-    /** Finished jobs kept for GET /api/v1/jobs. */
-    private readonly keep = 50,
+    /** Finished jobs kept for GET /api/v1/jobs (a registry sync queues one scan per image). */
+    private readonly keep = 500,
+    /** Where jobs run, for JobInfo.worker. */
+    private readonly worker: string | null = null,
   ) {}
 
   handle(name: JobName, handler: JobHandler): void {
     this.handlers.set(name, handler);
   }
 
-  enqueue(name: JobName, options: { readonly key?: string; readonly reason: string }): JobInfo {
-    if (this.closed) throw new Error('the job queue is closed');
+  enqueue(name: JobName, options: EnqueueOptions): Promise<JobInfo> {
+    if (this.closed) return Promise.reject(new Error('the job queue is closed'));
     const key = options.key ?? null;
     if (key !== null) {
-      const waiting = this.jobs.find((j) => j.info.state === 'queued' && j.info.key === key && j.info.name === name);
-      if (waiting !== undefined) return waiting.info;
+      const live = options.keyMode === 'dedupe' ? ['queued', 'running'] : ['queued'];
+      const same = this.jobs.find((j) => live.includes(j.info.state) && j.info.key === key && j.info.name === name);
+      if (same !== undefined) return Promise.resolve(same.info);
     }
     const info: JobInfo = {
       id: `${name}-${Date.now().toString(36)}-${++this.seq}`,
@@ -82,25 +125,35 @@ export class InProcessQueue implements JobQueue {
       key,
       state: 'queued',
       reason: options.reason,
+      subject: options.subject ?? null,
       queuedAt: new Date().toISOString(),
       startedAt: null,
       finishedAt: null,
       progress: null,
+      attempts: 0,
+      maxAttempts: 1,
+      worker: null,
       result: null,
       error: null,
     };
-    this.jobs.push({ info, controller: new AbortController() });
+    this.jobs.push({ info, payload: options.payload ?? {}, controller: new AbortController() });
     this.trim();
     this.pump();
-    return info;
+    return Promise.resolve(info);
   }
 
-  get(id: string): JobInfo | null {
-    return this.jobs.find((j) => j.info.id === id)?.info ?? null;
+  get(id: string): Promise<JobInfo | null> {
+    return Promise.resolve(this.jobs.find((j) => j.info.id === id)?.info ?? null);
   }
 
-  list(): JobInfo[] {
-    return this.jobs.map((j) => j.info).reverse();
+  list(limit = 100): Promise<JobInfo[]> {
+    return Promise.resolve(this.jobs.map((j) => j.info).reverse().slice(0, limit));
+  }
+
+  counts(): Promise<Record<JobState, number>> {
+    const out = emptyCounts();
+    for (const j of this.jobs) out[j.info.state]++;
+    return Promise.resolve(out);
   }
 
   idle(): Promise<void> {
@@ -115,6 +168,7 @@ export class InProcessQueue implements JobQueue {
       if (j.info.state === 'running') j.controller.abort();
     }
     await this.running;
+    for (const w of this.waiters.splice(0)) w();
   }
 
   private trim(): void {
@@ -127,7 +181,7 @@ export class InProcessQueue implements JobQueue {
 
   private pump(): void {
     if (this.running !== null) return;
-    const next = this.jobs.find((j) => j.info.state === 'queued');
+    const next = this.closed ? undefined : this.jobs.find((j) => j.info.state === 'queued');
     if (next === undefined) {
       for (const w of this.waiters.splice(0)) w();
       return;
@@ -140,18 +194,19 @@ export class InProcessQueue implements JobQueue {
 
   private async run(entry: Entry): Promise<void> {
     const handler = this.handlers.get(entry.info.name);
-    entry.info = { ...entry.info, state: 'running', startedAt: new Date().toISOString() };
+    entry.info = { ...entry.info, state: 'running', startedAt: new Date().toISOString(), attempts: 1, worker: this.worker };
     try {
       if (handler === undefined) throw new Error(`no handler for job ${entry.info.name}`);
       const result = await handler({
         signal: entry.controller.signal,
+        payload: entry.payload,
         progress: (done, total) => {
           entry.info = { ...entry.info, progress: { done, total } };
         },
       });
       entry.info = { ...entry.info, state: entry.controller.signal.aborted ? 'cancelled' : 'done', finishedAt: new Date().toISOString(), result };
     } catch (err) {
-      entry.info = { ...entry.info, state: entry.controller.signal.aborted ? 'cancelled' : 'failed', finishedAt: new Date().toISOString(), error: err instanceof Error ? err.message : String(err) };
+      entry.info = { ...entry.info, state: entry.controller.signal.aborted ? 'cancelled' : 'failed', finishedAt: new Date().toISOString(), error: errorText(err) };
       if (!entry.controller.signal.aborted) this.onError(entry.info, err);
     }
   }

@@ -24,6 +24,11 @@ interface Shape {
   readonly columns: readonly string[];
   /** Columns of a unique constraint: conflicting rows are skipped. */
   readonly onConflictDoNothing?: string | readonly string[];
+  /**
+   * Counters: on a conflict with the `key` columns, the row's `add` columns are added to the existing row's (keys
+   * must be distinct within one call: PostgreSQL refuses to update a row twice in one statement).
+   */
+  readonly onConflictAdd?: { readonly key: readonly string[]; readonly add: readonly string[] };
   /** Return the generated pk of each row (in input order). */
   readonly returningPk?: boolean;
 }
@@ -39,12 +44,18 @@ const texts = new Map<string, string>();
 function statementText(db: Kysely<Tables> | Transaction<Tables>, dialect: Dialect, shape: Shape, rows: number): string {
   // The text depends on the engine (placeholders, quoting): several stores may live in one process.
   const conflictCols = shape.onConflictDoNothing === undefined ? [] : typeof shape.onConflictDoNothing === 'string' ? [shape.onConflictDoNothing] : shape.onConflictDoNothing;
-  const key = `${dialect}|${shape.table}|${shape.columns.join(',')}|${conflictCols.join(',')}|${shape.returningPk === true}|${rows}`;
+  const add = shape.onConflictAdd;
+  const key = `${dialect}|${shape.table}|${shape.columns.join(',')}|${conflictCols.join(',')}|${add === undefined ? '' : `${add.key.join(',')}+${add.add.join(',')}`}|${shape.returningPk === true}|${rows}`;
   let text = texts.get(key);
   if (text === undefined) {
     const row = sql`(${sql.join(shape.columns.map(() => sql`${0}`))})`;
     const values: RawBuilder<unknown>[] = Array.from({ length: rows }, () => row);
-    const conflict = conflictCols.length === 0 ? sql`` : sql` on conflict (${sql.join(conflictCols.map((c) => sql.ref(c)))}) do nothing`;
+    const conflict =
+      add !== undefined
+        ? sql` on conflict (${sql.join(add.key.map((c) => sql.ref(c)))}) do update set ${sql.join(add.add.map((c) => sql`${sql.ref(c)} = ${sql.ref(`${shape.table}.${c}`)} + ${sql.ref(`excluded.${c}`)}`))}`
+        : conflictCols.length === 0
+          ? sql``
+          : sql` on conflict (${sql.join(conflictCols.map((c) => sql.ref(c)))}) do nothing`;
     const returning = shape.returningPk === true ? sql` returning ${sql.ref('pk')}` : sql``;
     text = sql`insert into ${sql.table(shape.table)} (${sql.join(shape.columns.map((c) => sql.ref(c)))}) values ${sql.join(values)}${conflict}${returning}`.compile(db).sql;
     texts.set(key, text);

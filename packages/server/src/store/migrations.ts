@@ -9,6 +9,7 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { Dialect } from './database.js';
 import type { Tables } from './schema.js';
+import { rebuildFleetAggregates } from './fleet-aggregates.js';
 
 interface Ddl {
   /** Autoincrementing surrogate key. */
@@ -270,9 +271,177 @@ async function initial(db: Kysely<Tables>, dialect: Dialect): Promise<void> {
   await s.createIndex('containers_sensor').on('containers').columns(['sensor_pk']).execute();
 }
 
+/**
+ * Registries scanned on a schedule (jobs/registries.ts) and the history of background jobs on PostgreSQL
+ * (jobs/pg-queue.ts: graphile-worker deletes a job once it succeeds, so what ran, where and with what result is
+ * kept here). Credentials are never stored: only a reference the worker resolves (`env:NAME`, `file:PATH`).
+ */
+async function registries(db: Kysely<Tables>, dialect: Dialect): Promise<void> {
+  const d = ddlFor(dialect);
+  await db.schema
+    .createTable('registries')
+    .addColumn('pk', d.serial, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+    .addColumn('url', 'text', (c) => c.notNull().unique())
+    .addColumn('registry', 'text', (c) => c.notNull())
+    .addColumn('insecure', 'integer', (c) => c.notNull())
+    .addColumn('schedule', 'text')
+    .addColumn('perform_sca', 'integer', (c) => c.notNull())
+    .addColumn('repos', 'text', (c) => c.notNull())
+    .addColumn('tags', 'text', (c) => c.notNull())
+    .addColumn('username', 'text')
+    .addColumn('password_ref', 'text')
+    .addColumn('ca_cert_ref', 'text')
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('last_sync_at', 'text')
+    .addColumn('last_sync_state', 'text')
+    .addColumn('last_sync_error', 'text')
+    .addColumn('last_sync_stats', 'text')
+    .execute();
+  await db.schema
+    .createTable('job_runs')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('key', 'text')
+    .addColumn('reason', 'text', (c) => c.notNull())
+    .addColumn('subject', 'text')
+    .addColumn('state', 'text', (c) => c.notNull())
+    .addColumn('attempts', 'integer', (c) => c.notNull())
+    .addColumn('max_attempts', 'integer', (c) => c.notNull())
+    .addColumn('worker', 'text')
+    .addColumn('owner', 'integer')
+    .addColumn('locked_by', 'text')
+    .addColumn('queued_at', 'text', (c) => c.notNull())
+    .addColumn('started_at', 'text')
+    .addColumn('finished_at', 'text')
+    .addColumn('progress_done', 'integer')
+    .addColumn('progress_total', 'integer')
+    .addColumn('result', 'text')
+    .addColumn('error', 'text')
+    .execute();
+  await db.schema.createIndex('job_runs_queued').on('job_runs').columns(['queued_at']).execute();
+  await db.schema.createIndex('job_runs_state').on('job_runs').columns(['state', 'finished_at']).execute();
+  // A registry sync asks "is this manifest (or index) digest stored already?" for every tag it lists.
+  await db.schema.createIndex('image_refs_digest').on('image_refs').columns(['digest', 'image_pk']).execute();
+}
+
+/** The shared layer cache (store/layer-cache.ts): evicted oldest `last_used` first, so that column is indexed. */
+async function layerCache(db: Kysely<Tables>, dialect: Dialect): Promise<void> {
+  await db.schema
+    .createTable('layer_cache')
+    .addColumn('key', 'text', (c) => c.primaryKey())
+    .addColumn('result', dialect === 'sqlite' ? 'blob' : 'bytea', (c) => c.notNull())
+    .addColumn('size', 'bigint', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('last_used', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('layer_cache_lru').on('layer_cache').columns(['last_used', 'key', 'size']).execute();
+}
+
+/**
+ * What each (distro, package) pair's stored detections were computed from: one row per lookup key the matcher makes
+ * for it, with that key's advisory fingerprint (evaluate/fingerprints.ts). A database change then re-matches only
+ * the pairs whose keys' fingerprints changed: the (lookup_key, fingerprint) index gives the keys in one scan and
+ * the pairs of a key in one range read (evaluate/reevaluate.ts).
+ */
+async function evaluationKeys(db: Kysely<Tables>): Promise<void> {
+  await db.schema
+    .createTable('evaluation_keys')
+    .addColumn('distro', 'text', (c) => c.notNull())
+    .addColumn('package_pk', 'bigint', (c) => c.notNull())
+    .addColumn('lookup_key', 'text', (c) => c.notNull())
+    .addColumn('fingerprint', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('evaluation_keys_pk', ['distro', 'package_pk', 'lookup_key'])
+    .execute();
+  await db.schema.createIndex('evaluation_keys_key').on('evaluation_keys').columns(['lookup_key', 'fingerprint', 'distro', 'package_pk']).execute();
+}
+
+/**
+ * The aggregates behind the fleet lists (store/fleet-aggregates.ts), filled from the rows already stored. SQLite
+ * keeps the counter tables WITHOUT ROWID (the row lives in its key's b-tree: one page per counter change); the
+ * `desc` indexes serve the descending sorts, whose ties SQLite would otherwise sort in full.
+ */
+async function fleetAggregates(db: Kysely<Tables>, dialect: Dialect): Promise<void> {
+  const d = ddlFor(dialect);
+  const s = db.schema;
+  const clustered = dialect === 'sqlite' ? sql`without rowid` : sql``;
+  await s
+    .createTable('fleet_packages')
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('version', 'text', (c) => c.notNull())
+    .addColumn('type', 'text', (c) => c.notNull())
+    .addColumn('images', 'integer', (c) => c.notNull())
+    .addColumn('bucket', 'integer', (c) => c.notNull())
+    .addPrimaryKeyConstraint('fleet_packages_pk', ['name', 'version', 'type'])
+    .modifyEnd(clustered)
+    .execute();
+  await s.createIndex('fleet_packages_name_desc').on('fleet_packages').columns(['name desc', 'version', 'type']).execute();
+  await s.createIndex('fleet_packages_version').on('fleet_packages').columns(['version', 'name', 'type']).execute();
+  await s.createIndex('fleet_packages_version_desc').on('fleet_packages').columns(['version desc', 'name', 'type']).execute();
+  await s.createIndex('fleet_packages_type').on('fleet_packages').columns(['type', 'name', 'version']).execute();
+  await s.createIndex('fleet_packages_type_desc').on('fleet_packages').columns(['type desc', 'name', 'version']).execute();
+  await s.createIndex('fleet_packages_bucket').on('fleet_packages').column('bucket').execute();
+  await s
+    .createTable('fleet_package_scans')
+    .addColumn('package_pk', 'bigint', (c) => c.notNull())
+    .addColumn('scan_type', 'text', (c) => c.notNull())
+    .addColumn('images', 'integer', (c) => c.notNull())
+    .addPrimaryKeyConstraint('fleet_package_scans_pk', ['package_pk', 'scan_type'])
+    .modifyEnd(clustered)
+    .execute();
+  await s
+    .createTable('fleet_vuln_facets')
+    .addColumn('pk', d.serial, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+    .addColumn('fkey', 'text', (c) => c.notNull().unique())
+    .addColumn('vuln_id', 'text', (c) => c.notNull())
+    .addColumn('type', 'text', (c) => c.notNull())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('scan_type', 'text', (c) => c.notNull())
+    .addColumn('class', 'text', (c) => c.notNull())
+    .addColumn('severity', 'text', (c) => c.notNull())
+    .addColumn('severity_rank', 'integer', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('has_fix', 'integer', (c) => c.notNull())
+    .addColumn('kev', 'integer', (c) => c.notNull())
+    .addColumn('epss', d.double)
+    .addColumn('cvss_score', d.double)
+    .execute();
+  await s.createIndex('fleet_vuln_facets_vuln').on('fleet_vuln_facets').columns(['vuln_id', 'pk']).execute();
+  await s
+    .createTable('fleet_vuln_sets')
+    .addColumn('pk', d.serial, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+    .addColumn('skey', 'text', (c) => c.notNull().unique())
+    .addColumn('vuln_id', 'text', (c) => c.notNull())
+    .addColumn('images', 'integer', (c) => c.notNull())
+    .execute();
+  await s.createIndex('fleet_vuln_sets_vuln').on('fleet_vuln_sets').columns(['vuln_id', 'pk']).execute();
+  await s
+    .createTable('fleet_vuln_set_facets')
+    .addColumn('set_pk', 'bigint', (c) => c.notNull())
+    .addColumn('facet_pk', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('fleet_vuln_set_facets_pk', ['set_pk', 'facet_pk'])
+    .modifyEnd(clustered)
+    .execute();
+  await s.createIndex('fleet_vuln_set_facets_facet').on('fleet_vuln_set_facets').columns(['facet_pk', 'set_pk']).execute();
+  await s
+    .createTable('fleet_vulns')
+    .addColumn('vuln_id', 'text', (c) => c.primaryKey())
+    .addColumn('images', 'integer', (c) => c.notNull())
+    .addColumn('severity_rank', 'integer', (c) => c.notNull())
+    .addColumn('cvss_score', d.double)
+    .addColumn('epss', d.double)
+    .addColumn('kev', 'integer', (c) => c.notNull())
+    .addColumn('has_fix', 'integer', (c) => c.notNull())
+    .execute();
+  await rebuildFleetAggregates(db, dialect);
+}
+
 function provider(dialect: Dialect): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '0001_initial': { up: (db: Kysely<Tables>) => initial(db, dialect) },
+    '0002_evaluation_fingerprints': { up: (db: Kysely<Tables>) => evaluationKeys(db) },
+    '0003_layer_cache': { up: (db: Kysely<Tables>) => layerCache(db, dialect) },
+    '0004_registries': { up: (db: Kysely<Tables>) => registries(db, dialect) },
+    '0005_fleet_aggregates': { up: (db: Kysely<Tables>) => fleetAggregates(db, dialect) },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }

@@ -228,14 +228,26 @@ export interface FindingDataTable {
 
 /**
  * What the matcher last decided for one package on one distro: the signature (sorted finding hashes) of the
- * findings the stored detections were built from. The re-evaluation recomputes every pair and rewrites the
- * detections only where the signature changed (evaluate/reevaluate.ts).
+ * findings the stored detections were built from. The re-evaluation re-matches the pairs a database change can
+ * affect (evaluation_keys) and rewrites the detections only where the signature changed (evaluate/reevaluate.ts).
  */
 export interface EvaluationsTable {
   /** JSON [family, name, version] of the image OS, or '' for images without one. */
   distro: string;
   package_pk: number;
   signature: string;
+}
+
+/**
+ * One lookup key of a (distro, package) pair (JSON [ecosystem, name], as the matcher looks it up) and the
+ * fingerprint of that key's advisory data the pair's stored detections were computed against ('' when the pair's
+ * images may disagree: it is rewritten at the next re-evaluation). See evaluate/fingerprints.ts.
+ */
+export interface EvaluationKeysTable {
+  distro: string;
+  package_pk: number;
+  lookup_key: string;
+  fingerprint: string;
 }
 
 export interface ContainersTable {
@@ -256,6 +268,136 @@ export interface ContainersTable {
   removed_at: string | null;
 }
 
+/** A registry scanned by the jobs (jobs/registries.ts). Lists are JSON arrays of globs ([] = everything). */
+export interface RegistriesTable {
+  pk: Pk;
+  /** What the user gave, normalised: `https://host[:port]` or `http://host[:port]`. */
+  url: string;
+  /** `host[:port]`: the registry part of the image references scanned. */
+  registry: string;
+  insecure: number;
+  /** Five-field cron expression (UTC), or null: synced only on request. */
+  schedule: string | null;
+  perform_sca: number;
+  repos: string;
+  tags: string;
+  username: string | null;
+  /** Where the worker finds the password: `env:NAME` or `file:PATH`. The secret itself is never stored. */
+  password_ref: string | null;
+  /** A PEM file the worker trusts for this registry's TLS. */
+  ca_cert_ref: string | null;
+  created_at: string;
+  last_sync_at: string | null;
+  /** 'ok' | 'failed'. */
+  last_sync_state: string | null;
+  last_sync_error: string | null;
+  /** JSON: repositories, tags, manifests, queued, known. */
+  last_sync_stats: string | null;
+}
+
+/** One background job on PostgreSQL (the job's graphile-worker id), written by the worker that runs it. */
+export interface JobRunsTable {
+  id: string;
+  name: string;
+  key: string | null;
+  reason: string;
+  subject: string | null;
+  /** running | retrying | done | failed | cancelled. */
+  state: string;
+  attempts: number;
+  max_attempts: number;
+  /** `host:pid/slot` of the worker that ran the last attempt. */
+  worker: string | null;
+  /** The advisory-lock key its process holds while alive, and graphile-worker's locked_by for that attempt. */
+  owner: number | null;
+  locked_by: string | null;
+  queued_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  progress_done: number | null;
+  progress_total: number | null;
+  /** JSON. */
+  result: string | null;
+  error: string | null;
+}
+
+/** The fleet's shared layer-result cache (api/routes/layer-cache.ts): one row per layer cache key. */
+export interface LayerCacheTable {
+  /** core's layerCacheKey: sha256 hex of diffId + extractor versions + options. */
+  key: string;
+  /** The entry as sensors send it: gzip of the serialized LayerResult JSON (checked before it was stored). */
+  result: Buffer;
+  /** Bytes of `result`: what the size bound counts. */
+  size: number;
+  created_at: string;
+  /** Least-recently-used eviction order; refreshed by reads at most once a minute. */
+  last_used: string;
+}
+
+/**
+ * The fleet lists' aggregates (store/fleet-aggregates.ts, kept in the transactions that change image_packages or
+ * detections): one row per (type, name, version) some image holds, with the number of images holding it.
+ */
+export interface FleetPackagesTable {
+  name: string;
+  version: string;
+  type: string;
+  images: number;
+  /** Decimal digits of `images`: indexed in its place, so the index changes only when a count gains a digit. */
+  bucket: number;
+}
+
+/** Per dictionary row and scan type: the images holding that row by that scan (`scanType:` searches, scan types). */
+export interface FleetPackageScansTable {
+  package_pk: number;
+  scan_type: string;
+  images: number;
+}
+
+/** One distinct (vulnerability, package name and type, image-independent detection columns) of some detection. */
+export interface FleetVulnFacetsTable {
+  pk: Pk;
+  /** Hash of every other column: the identity. */
+  fkey: string;
+  vuln_id: string;
+  type: string;
+  name: string;
+  scan_type: string;
+  class: string;
+  severity: string;
+  severity_rank: number;
+  status: string;
+  has_fix: number;
+  kev: number;
+  epss: number | null;
+  cvss_score: number | null;
+}
+
+/** One distinct set of facets an image has for a vulnerability, with the number of images having exactly it. */
+export interface FleetVulnSetsTable {
+  pk: Pk;
+  /** Hash of the vulnerability id and the member facets' keys. */
+  skey: string;
+  vuln_id: string;
+  images: number;
+}
+
+export interface FleetVulnSetFacetsTable {
+  set_pk: number;
+  facet_pk: number;
+}
+
+/** Per vulnerability id: the unfiltered columns of the fleet list (from the live sets and their facets). */
+export interface FleetVulnsTable {
+  vuln_id: string;
+  images: number;
+  severity_rank: number;
+  cvss_score: number | null;
+  epss: number | null;
+  kev: number;
+  has_fix: number;
+}
+
 export interface Tables {
   settings: SettingsTable;
   tokens: TokensTable;
@@ -272,7 +414,17 @@ export interface Tables {
   detections: DetectionsTable;
   finding_data: FindingDataTable;
   evaluations: EvaluationsTable;
+  evaluation_keys: EvaluationKeysTable;
   containers: ContainersTable;
+  registries: RegistriesTable;
+  job_runs: JobRunsTable;
+  layer_cache: LayerCacheTable;
+  fleet_packages: FleetPackagesTable;
+  fleet_package_scans: FleetPackageScansTable;
+  fleet_vuln_facets: FleetVulnFacetsTable;
+  fleet_vuln_sets: FleetVulnSetsTable;
+  fleet_vuln_set_facets: FleetVulnSetFacetsTable;
+  fleet_vulns: FleetVulnsTable;
 }
 
 export type ImageRow = Selectable<ImagesTable>;

@@ -224,6 +224,30 @@ export interface SensorItem extends SensorInfo {
   images: number;
 }
 
+/** GET /api/v1/jobs: background jobs (registry syncs, registry scans, re-evaluations), most recent first. */
+export interface JobItem {
+  id: string;
+  name: string;
+  key: string | null;
+  state: 'queued' | 'running' | 'retrying' | 'done' | 'failed' | 'cancelled';
+  reason: string;
+  subject: string | null;
+  queuedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  progress: { done: number; total: number } | null;
+  attempts: number;
+  maxAttempts: number;
+  worker: string | null;
+  result: unknown;
+  error: string | null;
+}
+
+export interface JobList {
+  items: JobItem[];
+  counts: Record<JobItem['state'], number>;
+}
+
 /** Every 4xx/5xx body; `column` is set on search syntax errors (1-based, in code points). */
 export interface ErrorBody {
   statusCode: number;

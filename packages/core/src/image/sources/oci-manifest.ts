@@ -112,7 +112,8 @@ interface Leaf {
   readonly refName: string | null;
 }
 
-function isAttestation(d: Descriptor): boolean {
+/** BuildKit attaches provenance/SBOM manifests to indexes as unknown/unknown "platforms": not images. */
+export function isAttestation(d: Descriptor): boolean {
   return d.annotations['vnd.docker.reference.type'] === 'attestation-manifest' || (d.platform?.os === 'unknown' && d.platform.architecture === 'unknown');
 }
 

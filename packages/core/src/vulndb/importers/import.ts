@@ -21,6 +21,7 @@ import { createReadStream } from 'node:fs';
 import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { isObject } from '../../util/json.js';
+import { forEachJsonPiece } from '../../util/json-stream.js';
 import { VulnDbError, describeError, throwIfAborted } from '../errors.js';
 import type { SourceSink, SourceSpec, VulnDbWriter, ImportMode } from '../store.js';
 import { looksLikeAlpineSecdb, parseAlpineSecdb } from './alpine-secdb.js';
@@ -29,7 +30,6 @@ import { looksLikeCsaf, parseCsaf } from './csaf.js';
 import { DebianListParser, looksLikeDebianList } from './debian-list.js';
 import { looksLikeDebianTracker, parseDebianTrackerPackage } from './debian-tracker.js';
 import { EpssParser, looksLikeEpss } from './epss.js';
-import { jsonEntries } from './json-stream.js';
 import { looksLikeKev, parseKev } from './kev.js';
 import { looksLikeNswg, parseNswg } from './nswg.js';
 import { looksLikeOsv, parseOsv } from './osv.js';
@@ -358,16 +358,18 @@ async function importContent(content: Peekable, run: Run, depth: number): Promis
     if (looksLikeDebianTracker(text)) {
       run.container.push('json');
       run.setFormat('debian-tracker');
-      for await (const e of jsonEntries(content, run.limits.maxTrackerEntryBytes)) {
+      const max = run.limits.maxTrackerEntryBytes;
+      await forEachJsonPiece(content, { document: 'the Debian tracker document', root: 'object', maxMemberBytes: max, maxElementBytes: max, oversized: 'skip' }, (e) => {
+        if (e.kind !== 'member') return;
         run.check();
-        const pkg = e.key ?? '';
+        const pkg = e.key;
         if (e.raw === null) {
-          run.sink.skip(skip('invalid', `${pkg.slice(0, 60)}: package entry larger than ${run.limits.maxTrackerEntryBytes} bytes`));
-          continue;
+          run.sink.skip(skip('invalid', `${pkg.slice(0, 60)}: package entry larger than ${max} bytes`));
+          return;
         }
         const v = parseJsonText(e.raw.toString('utf8'), pkg.slice(0, 60), run);
         if (v !== undefined) for (const p of parseDebianTrackerPackage(pkg, v)) run.put(p);
-      }
+      });
       return;
     }
     const firstLine = await firstLineOf(content, start, run.limits.maxLineBytes);
@@ -399,16 +401,17 @@ async function importContent(content: Peekable, run: Run, depth: number): Promis
     }
     if (c === 0x5b) {
       run.container.push('json-array');
-      let n = 0;
-      for await (const e of jsonEntries(content, run.limits.maxLineBytes)) {
-        if ((++n & 1023) === 0) run.check();
+      const max = run.limits.maxLineBytes;
+      await forEachJsonPiece(content, { document: 'the JSON array', root: 'array', maxMemberBytes: max, maxElementBytes: max, oversized: 'skip' }, (e) => {
+        if (e.kind !== 'element') return;
+        if ((e.index & 1023) === 1023) run.check();
         if (e.raw === null) {
-          run.sink.skip(skip('invalid', `element ${e.index}: larger than ${run.limits.maxLineBytes} bytes`));
-          continue;
+          run.sink.skip(skip('invalid', `element ${e.index}: larger than ${max} bytes`));
+          return;
         }
         const v = parseJsonText(e.raw.toString('utf8'), `element ${e.index}`, run);
         if (v !== undefined) run.value(v, `element ${e.index}`);
-      }
+      });
       return;
     }
     // One (pretty-printed) document.

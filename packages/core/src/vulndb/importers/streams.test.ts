@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { Peekable, gunzip, isGzip, isZip, lines, readAll } from './bytes.js';
-import { jsonEntries, JsonStreamError } from './json-stream.js';
 
 async function* chunks(text: string | Buffer, size: number): AsyncGenerator<Buffer> {
   const b = typeof text === 'string' ? Buffer.from(text) : text;
@@ -46,43 +45,5 @@ describe('byte streams', () => {
   it('fails on a truncated gzip stream', async () => {
     const gz = gzipSync(Buffer.from('x'.repeat(100_000) + 'y'.repeat(100_000)));
     await assert.rejects(readAll(gunzip(chunks(gz.subarray(0, gz.length - 20), 100), 1e9), 1e9), /unexpected end of file/);
-  });
-});
-
-describe('top-level JSON entry streaming', () => {
-  it('streams object members and array elements across tiny chunks', async () => {
-    const doc = '\uFEFF { "a" : {"x": "}\\"{"} , "b":[1,2,{"c":[]}], "c": "str,with,commas", "d": 12.5e3 , "e":null } ';
-    for (const size of [1, 3, 7, 1000]) {
-      const got = await collect(jsonEntries(chunks(doc, size), 1000));
-      assert.deepEqual(got.map((e) => [e.key, JSON.parse(e.raw?.toString() ?? 'undefined')]), [
-        ['a', { x: '}"{' }],
-        ['b', [1, 2, { c: [] }]],
-        ['c', 'str,with,commas'],
-        ['d', 12500],
-        ['e', null],
-      ]);
-    }
-    const arr = await collect(jsonEntries(chunks('[ {"id":1}, {"id":2} ]', 2), 1000));
-    assert.deepEqual(arr.map((e) => [e.key, e.index, JSON.parse(e.raw?.toString() ?? '')]), [[null, 0, { id: 1 }], [null, 1, { id: 2 }]]);
-    assert.deepEqual(await collect(jsonEntries(chunks('{}', 1), 10)), []);
-    assert.deepEqual(await collect(jsonEntries(chunks('[]', 1), 10)), []);
-  });
-  it('keeps __proto__ as an ordinary member name', async () => {
-    const got = await collect(jsonEntries(chunks('{"__proto__": {"polluted": true}, "constructor": 1}', 4), 100));
-    assert.deepEqual(got.map((e) => e.key), ['__proto__', 'constructor']);
-    assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
-  });
-  it('skips an oversized value (raw null) and goes on', async () => {
-    const doc = `{"big": "${'x'.repeat(5000)}", "small": 1}`;
-    const got = await collect(jsonEntries(chunks(doc, 100), 1000));
-    assert.equal(got[0]?.raw, null);
-    assert.equal(got[0]?.bytes, 5002);
-    assert.equal(got[1]?.raw?.toString(), '1');
-  });
-  it('throws on a truncated or malformed document', async () => {
-    await assert.rejects(collect(jsonEntries(chunks('{"a": {"b": 1}, "c": [1, 2', 5), 100)), JsonStreamError);
-    await assert.rejects(collect(jsonEntries(chunks('{"a": 1} trailing', 5), 100)), /after the end/);
-    await assert.rejects(collect(jsonEntries(chunks('"just a string"', 5), 100)), /expected/);
-    await assert.rejects(collect(jsonEntries(chunks('{"a": 1]', 5), 100)), /mismatched/);
   });
 });

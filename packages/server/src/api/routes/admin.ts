@@ -13,7 +13,7 @@ import { ROLES } from '../../protocol.js';
 import { spoolBody } from '../../ingest/spool.js';
 import { evaluatedIdentity } from '../../evaluate/reevaluate.js';
 import { ADMIN, ApiError, notFound, num, page, parseSort, READ, resolveQ, type ApiContext, type App } from '../context.js';
-import { errorResponses, JobItem, listOf, ListQuery, Nullable, ScaSettingSchema, TokenItem } from '../schemas.js';
+import { errorResponses, JobCounts, JobItem, listOf, ListQuery, Nullable, ScaSettingSchema, TokenItem } from '../schemas.js';
 
 const TOKEN_SORT = { createdAt: 'tokens.created_at', name: 'tokens.name', role: 'tokens.role', lastUsedAt: 'tokens.last_used_at' } as const;
 
@@ -180,7 +180,7 @@ export function adminRoutes(app: App, ctx: ApiContext): void {
         try {
           const summaries = await importIntoVulnDb(ctx.vulndb.path, [target]);
           ctx.vulndb.refresh();
-          const job = ctx.reevaluate(`advisory import ${req.query.name}`);
+          const job = await ctx.reevaluate(`advisory import ${req.query.name}`);
           reply.code(202);
           return {
             files: summaries.flatMap((s) => s.files.map((f) => ({ status: f.status, format: f.format, imported: f.imported, reason: f.reason ?? null }))),
@@ -200,25 +200,35 @@ export function adminRoutes(app: App, ctx: ApiContext): void {
       schema: { tags: ['admin'], summary: 'Re-evaluate every stored image against the current database', response: { 202: JobItem, ...errorResponses } },
     },
     async (_req, reply) => {
+      const job = await ctx.reevaluate('requested by an admin');
       reply.code(202);
-      return ctx.reevaluate('requested by an admin');
+      return job;
     },
   );
 
   app.get(
     '/api/v1/jobs',
-    { config: { roles: ADMIN }, schema: { tags: ['admin'], summary: 'Background jobs, most recent first', response: { 200: Type.Object({ items: Type.Array(JobItem) }), ...errorResponses } } },
-    async () => ({ items: ctx.jobs.list() }),
+    {
+      config: { roles: READ },
+      schema: {
+        tags: ['admin'],
+        summary: 'Background jobs, most recent first, with the number of jobs in each state',
+        description: 'Jobs: re-evaluations, registry syncs, one scan per registry manifest. On PostgreSQL they run in `tally worker` processes (and `tally serve`); failed attempts are retried with backoff.',
+        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) }),
+        response: { 200: Type.Object({ items: Type.Array(JobItem), counts: JobCounts }), ...errorResponses },
+      },
+    },
+    async (req) => ({ items: await ctx.jobs.list(req.query.limit ?? 100), counts: await ctx.jobs.counts() }),
   );
 
   app.get(
     '/api/v1/jobs/:id',
     {
-      config: { roles: ADMIN },
+      config: { roles: READ },
       schema: { tags: ['admin'], summary: 'One job', params: Type.Object({ id: Type.String({ maxLength: 128 }) }), response: { 200: JobItem, ...errorResponses } },
     },
     async (req) => {
-      const job = ctx.jobs.get(req.params.id);
+      const job = await ctx.jobs.get(req.params.id);
       if (job === null) throw notFound(`job ${JSON.stringify(req.params.id)}`);
       return job;
     },

@@ -1,25 +1,12 @@
 /**
- * Software and vulnerabilities across all images (grouped), and the vulnerability knowledge base.
- *
- * Grouped lists page over groups first (one grouped query with the search applied to the member rows), then
- * fetch the per-group details (affected image counts, sample image ids) for that page only.
+ * Software and vulnerabilities across all images (grouped), and the vulnerability knowledge base. The grouped lists
+ * are read from the fleet aggregates (api/fleet-lists.ts, store/fleet-aggregates.ts).
  */
-import { sql, type ExpressionBuilder } from 'kysely';
-import type { Tables } from '../../store/schema.js';
 import { Type } from 'typebox';
-import { buildCondition } from '../../query/index.js';
-import { SEVERITY_RANK } from '../../evaluate/posture.js';
-import { notFound, num, page, parseJsonArray, parseSort, READ, resolveQ, usesField, type ApiContext, type App } from '../context.js';
+import { notFound, num, page, parseJsonArray, parseSort, READ, resolveQ, type ApiContext, type App } from '../context.js';
+import { softwarePage, vulnerabilityPage, vulnIs } from '../fleet-lists.js';
 import { detectionData } from '../rows.js';
 import { errorResponses, FleetSoftwareItem, FleetVulnerabilityItem, listOf, ListQuery, VulnerabilityDetail } from '../schemas.js';
-
-/** `detections.vuln_id = id`, written so that the lower(vuln_id) index (the only one on the column) serves it. */
-function vulnIs(id: string) {
-  return (eb: ExpressionBuilder<Tables, 'detections'>) => eb.and([eb(sql<string>`lower(${sql.ref('detections.vuln_id')})`, '=', sql<string>`lower(${id})`), eb('detections.vuln_id', '=', id)]);
-}
-
-const SEVERITY_BY_RANK = Object.fromEntries(Object.entries(SEVERITY_RANK).map(([k, v]) => [v, k])) as Record<number, string>;
-const SAMPLE = 20;
 
 export function fleetRoutes(app: App, ctx: ApiContext): void {
   const db = ctx.store.read;
@@ -40,61 +27,7 @@ export function fleetRoutes(app: App, ctx: ApiContext): void {
       const resolved = resolveQ(req.query.q, ctx.fields.fleetSoftware);
       const sort = parseSort(req.query.sort, ['name', 'version', 'type', 'images'] as const, { field: 'name', desc: false });
       const { limit, offset } = page(req.query);
-      const dir = sort.desc ? 'desc' : 'asc';
-      // Only dictionary rows some image still has (a replaced inventory leaves its dictionary rows behind).
-      const members = db
-        .selectFrom('packages')
-        .where((eb) => eb.exists(eb.selectFrom('image_packages').select(sql<number>`1`.as('one')).whereRef('image_packages.package_pk', '=', 'packages.pk')))
-        .where((eb) => buildCondition(resolved, eb));
-      const totalRow = await db
-        .selectFrom(members.select(['packages.name', 'packages.version', 'packages.type']).groupBy(['packages.name', 'packages.version', 'packages.type']).as('g'))
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .executeTakeFirst();
-      let groupsQ = members
-        .select(['packages.name', 'packages.version', 'packages.type', (eb) => eb.fn.min('packages.purl').as('purl'), (eb) => eb.fn.min('packages.class').as('class')])
-        .groupBy(['packages.name', 'packages.version', 'packages.type']);
-      if (sort.field === 'images') {
-        groupsQ = groupsQ.orderBy(
-          (eb) =>
-            eb
-              .selectFrom('image_packages')
-              .innerJoin('packages as p2', 'p2.pk', 'image_packages.package_pk')
-              .select((e2) => e2.fn.count<number>('image_packages.image_pk').distinct().as('c'))
-              .whereRef('p2.name', '=', 'packages.name')
-              .whereRef('p2.version', '=', 'packages.version')
-              .whereRef('p2.type', '=', 'packages.type'),
-          dir,
-        );
-      } else groupsQ = groupsQ.orderBy(`packages.${sort.field}`, dir);
-      const groups = await groupsQ.orderBy('packages.name').orderBy('packages.version').orderBy('packages.type').limit(limit).offset(offset).execute();
-      const items = [];
-      for (const g of groups) {
-        const pks = (await db.selectFrom('packages').select('pk').where('name', '=', g.name).where('version', '=', g.version).where('type', '=', g.type).execute()).map((r) => r.pk);
-        const stats = await db
-          .selectFrom('image_packages')
-          .select([(eb) => eb.fn.count<number>('image_pk').distinct().as('images')])
-          .where('package_pk', 'in', pks)
-          .executeTakeFirst();
-        const scanTypes = await db.selectFrom('image_packages').select('scan_type').distinct().where('package_pk', 'in', pks).execute();
-        const sample = await db
-          .selectFrom('images')
-          .select('image_id')
-          .where('pk', 'in', (eb) => eb.selectFrom('image_packages').select('image_pk').where('package_pk', 'in', pks))
-          .orderBy('pk')
-          .limit(SAMPLE)
-          .execute();
-        items.push({
-          name: g.name,
-          version: g.version,
-          type: g.type,
-          purl: g.purl ?? '',
-          class: g.class ?? '',
-          images: num(stats?.images),
-          imageIds: sample.map((s) => s.image_id),
-          scanTypes: scanTypes.map((s) => s.scan_type).sort(),
-        });
-      }
-      return { items, total: num(totalRow?.n), limit, offset };
+      return { ...(await softwarePage(db, resolved, sort, { limit, offset })), limit, offset };
     },
   );
 
@@ -114,74 +47,7 @@ export function fleetRoutes(app: App, ctx: ApiContext): void {
       const resolved = resolveQ(req.query.q, ctx.fields.fleetVulnerabilities);
       const sort = parseSort(req.query.sort, ['severity', 'id', 'images', 'cvss', 'epss'] as const, { field: 'severity', desc: false });
       const { limit, offset } = page(req.query);
-      const dir = sort.desc ? 'desc' : 'asc';
-      const needsPackages = usesField(resolved, (f) => f.startsWith('software.'));
-      const base = db
-        .selectFrom('detections')
-        .$if(needsPackages, (qb) => qb.innerJoin('packages', 'packages.pk', 'detections.package_pk'))
-        // The join is only added when a search needs it; the field table's type includes packages either way.
-        .where((eb) => buildCondition(resolved, eb as Parameters<typeof buildCondition<import('../../store/schema.js').Tables, 'detections' | 'packages'>>[1]));
-      const totalRow = await base.select((eb) => eb.fn.count<number>('detections.vuln_id').distinct().as('n')).executeTakeFirst();
-      let groupsQ = base
-        .select([
-          'detections.vuln_id',
-          (eb) => eb.fn.min('detections.severity_rank').as('rank'),
-          (eb) => eb.fn.count<number>('detections.image_pk').distinct().as('images'),
-          (eb) => eb.fn.max('detections.cvss_score').as('cvss'),
-          (eb) => eb.fn.max('detections.epss').as('epss'),
-          (eb) => eb.fn.max('detections.kev').as('kev'),
-          (eb) => eb.fn.max('detections.has_fix').as('fixable'),
-        ])
-        .groupBy('detections.vuln_id');
-      switch (sort.field) {
-        case 'severity':
-          groupsQ = groupsQ.orderBy('rank', dir).orderBy('images', sort.desc ? 'asc' : 'desc');
-          break;
-        case 'images':
-          groupsQ = groupsQ.orderBy('images', dir);
-          break;
-        case 'cvss':
-          groupsQ = groupsQ.orderBy('cvss', (ob) => (sort.desc ? ob.desc() : ob.asc()).nullsLast());
-          break;
-        case 'epss':
-          groupsQ = groupsQ.orderBy('epss', (ob) => (sort.desc ? ob.desc() : ob.asc()).nullsLast());
-          break;
-        case 'id':
-          break;
-      }
-      const groups = await groupsQ.orderBy('detections.vuln_id', sort.field === 'id' ? dir : 'asc').limit(limit).offset(offset).execute();
-      const items = [];
-      for (const g of groups) {
-        const sample = await db
-          .selectFrom('images')
-          .select('image_id')
-          .where('pk', 'in', (eb) => eb.selectFrom('detections').select('image_pk').where(vulnIs(g.vuln_id)))
-          .orderBy('pk')
-          .limit(SAMPLE)
-          .execute();
-        const pkgs = await db
-          .selectFrom('packages')
-          .select('name')
-          .distinct()
-          .where('pk', 'in', (eb) => eb.selectFrom('detections').select('package_pk').where(vulnIs(g.vuln_id)))
-          .orderBy('name')
-          .limit(SAMPLE)
-          .execute();
-        const scanTypes = await db.selectFrom('detections').select('scan_type').distinct().where(vulnIs(g.vuln_id)).execute();
-        items.push({
-          id: g.vuln_id,
-          severity: SEVERITY_BY_RANK[num(g.rank)] ?? 'UNKNOWN',
-          images: num(g.images),
-          imageIds: sample.map((s) => s.image_id),
-          packages: pkgs.map((p) => p.name),
-          scanTypes: scanTypes.map((s) => s.scan_type).sort(),
-          cvssScore: g.cvss === null ? null : num(g.cvss),
-          kev: num(g.kev) === 1,
-          epss: g.epss === null ? null : num(g.epss),
-          fixAvailable: num(g.fixable) === 1,
-        });
-      }
-      return { items, total: num(totalRow?.n), limit, offset };
+      return { ...(await vulnerabilityPage(db, ctx.store.dialect, resolved, sort, { limit, offset })), limit, offset };
     },
   );
 

@@ -103,7 +103,14 @@ export function sensorRoutes(app: App, ctx: ApiContext): void {
         ),
         response: {
           200: Type.Object({
-            images: Type.Array(Type.Object({ imageId: Type.String(), manifestDigest: Type.Union([Type.String(), Type.Null()]), scanTypes: Type.Array(Type.String()) })),
+            images: Type.Array(
+              Type.Object({
+                imageId: Type.String(),
+                manifestDigest: Type.Union([Type.String(), Type.Null()]),
+                scanTypes: Type.Array(Type.String()),
+                repoTags: Type.Array(Type.String(), { description: 'tags recorded for the image: a sensor that sees another one records it with /images/{id}/refs' }),
+              }),
+            ),
             manifestDigests: Type.Array(Type.String()),
             diffIds: Type.Array(Type.String()),
           }),
@@ -125,12 +132,14 @@ export function sensorRoutes(app: App, ctx: ApiContext): void {
       const byManifest = await chunked(manifestDigests, (c) => db.selectFrom('images').select(['pk', 'image_id', 'manifest_digest']).where('manifest_digest', 'in', c).execute());
       const all = new Map([...images, ...byManifest].map((i) => [i.pk, i]));
       const scans = all.size === 0 ? [] : await db.selectFrom('scans').select(['image_pk', 'scan_type']).where('image_pk', 'in', [...all.keys()]).where('active', '=', 1).execute();
+      const tags = all.size === 0 ? [] : await db.selectFrom('image_refs').select(['image_pk', 'value']).where('image_pk', 'in', [...all.keys()]).where('kind', '=', 'tag').execute();
       const layers = await chunked(diffIds, (c) => db.selectFrom('layers').select('diff_id').distinct().where('diff_id', 'in', c).execute());
       return {
         images: [...all.values()].map((i) => ({
           imageId: i.image_id,
           manifestDigest: i.manifest_digest,
           scanTypes: scans.filter((s) => num(s.image_pk) === i.pk).map((s) => s.scan_type).sort(),
+          repoTags: tags.filter((t) => num(t.image_pk) === i.pk).map((t) => t.value).sort(),
         })),
         manifestDigests: [...new Set(byManifest.map((i) => i.manifest_digest).filter((d): d is string => d !== null))],
         diffIds: layers.map((l) => l.diff_id).filter((d): d is string => d !== null),

@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+// Re-evaluation at fleet scale: 10,000 stored images, then (a) an update of 10 advisories and (b) a full re-import,
+// on SQLite and on PostgreSQL, against the targets of issue 9 (< 5 s and < 60 s).
+//
+//   node bench/reevaluate.mjs [--store sqlite|postgres|both] [--images 10000] [--packages 500] [--concurrency 8]
+//
+// Data: images synthesised from the real reports of the real test images (packages/server/src/testing/synth.ts),
+// stored through the real ingestion (in process, no HTTP: the upload path is bench/backend.mjs's subject). The
+// server's database is ../shared/vulndb plus the Debian 12 tracker fixture. Every change is a real swap of the
+// database file made by core's writer, as `tally db update|import` makes it. Runs, in order:
+//   first      the first re-evaluation after the fleet is stored (no records yet: a full pass over every pair)
+//   none       a new file with the same content
+//   ten        10 advisories behind stored detections revised (summary, severity; spread over the feeds)
+//   reimport   a full re-import: every source rebuilt from the files (`db import --fresh`, same content)
+//   revised    every advisory in the database revised: every finding changes, every detection is rewritten
+//   forced     a forced full pass (`full: true`) with nothing changed
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { register } from 'tsx/esm/api';
+
+register();
+const repoRoot = new URL('..', import.meta.url).pathname;
+const src = (p) => import(join(repoRoot, 'packages/server/src', p));
+const { poolFrom, synthReport } = await src('testing/synth.ts');
+const { scanReport, vulnDbFile, sharedVulnDb, debianFixture } = await src('testing/backend.ts');
+const { startTestPostgres } = await src('testing/postgres.ts');
+const { openStore } = await src('store/database.ts');
+const { ServerVulnDb, serverVulnDbPath } = await src('evaluate/vulndb.ts');
+const { reevaluateAll } = await src('evaluate/reevaluate.ts');
+const { uploadReport, advisoriesAffecting, allAdvisories, changeVulnDb } = await src('evaluate/test-support.ts');
+const { importIntoVulnDb } = await import('@tally/core');
+
+const args = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;
+};
+const IMAGES = Number(opt('images', 10_000));
+const PACKAGES = Number(opt('packages', 500));
+const CONCURRENCY = Number(opt('concurrency', 8));
+const stores = opt('store', 'both') === 'both' ? ['sqlite', 'postgres'] : [opt('store', 'sqlite')];
+const TARGETS = { ten: 5, reimport: 60, revised: 60 };
+const work = mkdtempSync(join(tmpdir(), 'tally-bench-reevaluate-'));
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+const log = (...a) => console.error('[bench]', ...a);
+
+log('reports of the real test images (tally scan --perform-sca-scan --no-match)…');
+const reports = ['sca-node', 'sca-python', 'sca-java', 'sca-go', 'sca-dotnet', 'debian12', 'debian12-layers'].map((i) => JSON.parse(scanReport(i, { sca: true, match: false }).toString('utf8')));
+const pool = poolFrom(reports);
+
+/** Ten advisories behind stored detections, taken in turn from each feed. */
+async function tenAdvisories(store, dbPath) {
+  const keys = (await store.read.selectFrom('evaluation_keys').select('lookup_key').distinct().where('fingerprint', 'not in', ['-', '']).execute()).map((r) => r.lookup_key);
+  const ids = new Set((await store.read.selectFrom('detections').select('vuln_id').distinct().execute()).map((r) => r.vuln_id));
+  const hit = advisoriesAffecting(dbPath, keys.sort()).filter((s) => [s.advisory.id, ...s.advisory.aliases, ...s.advisory.related].some((id) => ids.has(id)));
+  const bySource = new Map();
+  for (const s of hit.sort((a, b) => (a.advisory.id < b.advisory.id ? -1 : 1))) bySource.set(s.source.name, [...(bySource.get(s.source.name) ?? []), s]);
+  const out = [];
+  for (let round = 0; out.length < 10 && round < hit.length; round++) for (const l of bySource.values()) if (l[round] && out.length < 10) out.push(l[round]);
+  return out;
+}
+
+const revise = (a, tag) => ({ ...a, summary: `${a.summary} (${tag})`, severity: { level: 'CRITICAL', source: 'bench' }, modified: '2099-01-01T00:00:00Z' });
+
+const results = {};
+for (const kind of stores) {
+  log(`=== ${kind} ===`);
+  const pg = kind === 'postgres' ? await startTestPostgres() : null;
+  const dataDir = join(work, `data-${kind}`);
+  mkdirSync(join(dataDir, 'vulndb'), { recursive: true });
+  const dbPath = serverVulnDbPath(dataDir);
+  copyFileSync(vulnDbFile({ debian: true }), dbPath);
+  const store = await openStore({ dataDir, ...(pg ? { database: pg.url } : {}) });
+  const vulndb = new ServerVulnDb(dbPath);
+  const r = (results[kind] = { runs: {} });
+  try {
+    let next = 0;
+    let rows = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < IMAGES) {
+          const i = next++;
+          const report = synthReport(pool, i, { packages: PACKAGES, seed: 7 });
+          rows += report.packages.length;
+          await uploadReport(store, vulndb, report, join(dataDir, 'tmp'));
+          if ((i + 1) % 1000 === 0) log(`${i + 1} images stored`);
+        }
+      }),
+    );
+    r.fleet = { images: IMAGES, packageRows: rows, ingestSeconds: +((performance.now() - t0) / 1000).toFixed(1) };
+    const count = async (table) => Number((await store.read.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirst()).n);
+    r.fleet.dictionary = await count('packages');
+    r.fleet.detections = await count('detections');
+    r.fleet.evaluationKeys = await count('evaluation_keys');
+    log('fleet', r.fleet);
+
+    const run = async (name, change, options = {}) => {
+      const tc = performance.now();
+      await change?.();
+      const swapSeconds = +((performance.now() - tc) / 1000).toFixed(1);
+      vulndb.refresh();
+      const res = await reevaluateAll(store, vulndb, options);
+      r.runs[name] = { seconds: +(res.ms / 1000).toFixed(2), ...(change ? { swapSeconds } : {}), ...res, identity: undefined };
+      log(name, r.runs[name]);
+    };
+    await run('first');
+    await run('none', () => changeVulnDb(dbPath, () => undefined));
+    const ten = await tenAdvisories(store, dbPath);
+    await run('ten', () => changeVulnDb(dbPath, (e) => ten.forEach((s) => e.revise(s, revise(s.advisory, 'ten')))));
+    await run('reimport', () => importIntoVulnDb(dbPath, [sharedVulnDb, debianFixture], { fresh: true }));
+    await run('revised', () => {
+      const every = allAdvisories(dbPath);
+      return changeVulnDb(dbPath, (e) => every.forEach((s) => e.revise(s, revise(s.advisory, 'revised'))));
+    });
+    await run('forced', null, { full: true });
+    if (kind === 'sqlite') r.sqliteFileMB = +(statSync(join(dataDir, 'tally.sqlite')).size / 1048576).toFixed(0);
+  } finally {
+    vulndb.close();
+    await store.close();
+    await pg?.stop();
+  }
+}
+
+console.log(JSON.stringify({ machine: { cpus: cpus().length, node: process.version }, images: IMAGES, packagesPerImage: PACKAGES, results }, null, 2));
+const pad = (s, n) => String(s).padEnd(n);
+console.log(`\n${pad('run', 10)}${stores.map((s) => pad(`${s} s`, 14) + pad('target', 8) + pad('ratio', 8)).join('')}  pairs / changed / images rewritten`);
+for (const name of ['first', 'none', 'ten', 'reimport', 'revised', 'forced']) {
+  const cells = stores.map((s) => {
+    const x = results[s].runs[name];
+    const t = TARGETS[name];
+    return pad(x.seconds, 14) + pad(t ? `< ${t}` : '', 8) + pad(t ? (x.seconds / t).toFixed(3) : '', 8);
+  });
+  const x = results[stores[0]].runs[name];
+  console.log(`${pad(name, 10)}${cells.join('')}  ${x.pairs} / ${x.changedPairs} / ${x.changedImages}`);
+}

@@ -1,0 +1,343 @@
+/**
+ * The fleet lists read from the aggregates (fleet-lists.ts, store/fleet-aggregates.ts) against an oracle: the
+ * grouped queries over image_packages and detections that the routes ran per request before the aggregates existed.
+ * On SQLite and a real PostgreSQL, after real uploads (the real test images, synthetic images drawn from their
+ * packages, and edited reports that put one package in an image twice and one group under two dictionary rows),
+ * after inventories are replaced, after an update limited to some vulnerability ids, and after a re-evaluation; every
+ * sort, searches over every field, two page shapes.
+ * The maintained aggregates must also equal a rebuild from the rows.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { copyFileSync, renameSync } from 'node:fs';
+import type { Package, ScanReport } from '@tally/core';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
+import { scanReport, startTestBackend, vulnDbFile, type StoreKind, type TestBackend } from '../testing/backend.js';
+import { poolFrom, synthReport } from '../testing/synth.js';
+import { serverVulnDbPath } from '../evaluate/vulndb.js';
+import { SEVERITY_RANK } from '../evaluate/posture.js';
+import { beginFleetUpdate, rebuildFleetAggregates } from '../store/fleet-aggregates.js';
+import type { Tables } from '../store/schema.js';
+import { buildCondition, type ResolvedQuery } from '../query/index.js';
+import { num, resolveQ, usesField, type Sort } from './context.js';
+import { fieldTables } from './fields.js';
+import { softwarePage, vulnerabilityPage, vulnIs, type SoftwareSortField, type VulnerabilitySortField } from './fleet-lists.js';
+
+const SAMPLE = 20;
+const SEVERITY_BY_RANK = Object.fromEntries(Object.entries(SEVERITY_RANK).map(([k, v]) => [v, k])) as Record<number, string>;
+type Page = { limit: number; offset: number };
+
+/** The software list as grouped per request before the aggregates. */
+async function oracleSoftware(db: Kysely<Tables>, resolved: ResolvedQuery<Tables, 'packages'>, sort: Sort<SoftwareSortField>, { limit, offset }: Page) {
+  const dir = sort.desc ? 'desc' : 'asc';
+  const members = db
+    .selectFrom('packages')
+    .where((eb) => eb.exists(eb.selectFrom('image_packages').select(sql<number>`1`.as('one')).whereRef('image_packages.package_pk', '=', 'packages.pk')))
+    .where((eb) => buildCondition(resolved, eb));
+  const totalRow = await db
+    .selectFrom(members.select(['packages.name', 'packages.version', 'packages.type']).groupBy(['packages.name', 'packages.version', 'packages.type']).as('g'))
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirst();
+  let groupsQ = members
+    .select(['packages.name', 'packages.version', 'packages.type', (eb) => eb.fn.min('packages.purl').as('purl'), (eb) => eb.fn.min('packages.class').as('class')])
+    .groupBy(['packages.name', 'packages.version', 'packages.type']);
+  if (sort.field === 'images') {
+    groupsQ = groupsQ.orderBy(
+      (eb) =>
+        eb
+          .selectFrom('image_packages')
+          .innerJoin('packages as p2', 'p2.pk', 'image_packages.package_pk')
+          .select((e2) => e2.fn.count<number>('image_packages.image_pk').distinct().as('c'))
+          .whereRef('p2.name', '=', 'packages.name')
+          .whereRef('p2.version', '=', 'packages.version')
+          .whereRef('p2.type', '=', 'packages.type'),
+      dir,
+    );
+  } else groupsQ = groupsQ.orderBy(`packages.${sort.field}`, dir);
+  const groups = await groupsQ.orderBy('packages.name').orderBy('packages.version').orderBy('packages.type').limit(limit).offset(offset).execute();
+  const items = [];
+  for (const g of groups) {
+    const pks = (await db.selectFrom('packages').select('pk').where('name', '=', g.name).where('version', '=', g.version).where('type', '=', g.type).execute()).map((r) => r.pk);
+    const stats = await db
+      .selectFrom('image_packages')
+      .select([(eb) => eb.fn.count<number>('image_pk').distinct().as('images')])
+      .where('package_pk', 'in', pks)
+      .executeTakeFirst();
+    const scanTypes = await db.selectFrom('image_packages').select('scan_type').distinct().where('package_pk', 'in', pks).execute();
+    const sample = await db
+      .selectFrom('images')
+      .select('image_id')
+      .where('pk', 'in', (eb) => eb.selectFrom('image_packages').select('image_pk').where('package_pk', 'in', pks))
+      .orderBy('pk')
+      .limit(SAMPLE)
+      .execute();
+    items.push({
+      name: g.name,
+      version: g.version,
+      type: g.type,
+      purl: g.purl ?? '',
+      class: g.class ?? '',
+      images: num(stats?.images),
+      imageIds: sample.map((s) => s.image_id),
+      scanTypes: scanTypes.map((s) => s.scan_type).sort(),
+    });
+  }
+  return { items, total: num(totalRow?.n) };
+}
+
+/** The vulnerabilities list as grouped per request before the aggregates. */
+async function oracleVulnerabilities(db: Kysely<Tables>, resolved: ResolvedQuery<Tables, 'detections' | 'packages'>, sort: Sort<VulnerabilitySortField>, { limit, offset }: Page) {
+  const dir = sort.desc ? 'desc' : 'asc';
+  const base = db
+    .selectFrom('detections')
+    .$if(
+      usesField(resolved, (f) => f.startsWith('software.')),
+      (qb) => qb.innerJoin('packages', 'packages.pk', 'detections.package_pk'),
+    )
+    .where((eb) => buildCondition(resolved, eb as ExpressionBuilder<Tables, 'detections' | 'packages'>));
+  const totalRow = await base.select((eb) => eb.fn.count<number>('detections.vuln_id').distinct().as('n')).executeTakeFirst();
+  let groupsQ = base
+    .select([
+      'detections.vuln_id',
+      (eb) => eb.fn.min('detections.severity_rank').as('rank'),
+      (eb) => eb.fn.count<number>('detections.image_pk').distinct().as('images'),
+      (eb) => eb.fn.max('detections.cvss_score').as('cvss'),
+      (eb) => eb.fn.max('detections.epss').as('epss'),
+      (eb) => eb.fn.max('detections.kev').as('kev'),
+      (eb) => eb.fn.max('detections.has_fix').as('fixable'),
+    ])
+    .groupBy('detections.vuln_id');
+  switch (sort.field) {
+    case 'severity':
+      groupsQ = groupsQ.orderBy('rank', dir).orderBy('images', sort.desc ? 'asc' : 'desc');
+      break;
+    case 'images':
+      groupsQ = groupsQ.orderBy('images', dir);
+      break;
+    case 'cvss':
+      groupsQ = groupsQ.orderBy('cvss', (ob) => (sort.desc ? ob.desc() : ob.asc()).nullsLast());
+      break;
+    case 'epss':
+      groupsQ = groupsQ.orderBy('epss', (ob) => (sort.desc ? ob.desc() : ob.asc()).nullsLast());
+      break;
+    case 'id':
+      break;
+  }
+  const groups = await groupsQ.orderBy('detections.vuln_id', sort.field === 'id' ? dir : 'asc').limit(limit).offset(offset).execute();
+  const items = [];
+  for (const g of groups) {
+    const sample = await db
+      .selectFrom('images')
+      .select('image_id')
+      .where('pk', 'in', (eb) => eb.selectFrom('detections').select('image_pk').where(vulnIs(g.vuln_id)))
+      .orderBy('pk')
+      .limit(SAMPLE)
+      .execute();
+    const pkgs = await db
+      .selectFrom('packages')
+      .select('name')
+      .distinct()
+      .where('pk', 'in', (eb) => eb.selectFrom('detections').select('package_pk').where(vulnIs(g.vuln_id)))
+      .orderBy('name')
+      .limit(SAMPLE)
+      .execute();
+    const scanTypes = await db.selectFrom('detections').select('scan_type').distinct().where(vulnIs(g.vuln_id)).execute();
+    items.push({
+      id: g.vuln_id,
+      severity: SEVERITY_BY_RANK[num(g.rank)] ?? 'UNKNOWN',
+      images: num(g.images),
+      imageIds: sample.map((s) => s.image_id),
+      packages: pkgs.map((p) => p.name),
+      scanTypes: scanTypes.map((s) => s.scan_type).sort(),
+      cvssScore: g.cvss === null ? null : num(g.cvss),
+      kev: num(g.kev) === 1,
+      epss: g.epss === null ? null : num(g.epss),
+      fixAvailable: num(g.fixable) === 1,
+    });
+  }
+  return { items, total: num(totalRow?.n) };
+}
+
+const PAGES: readonly Page[] = [
+  { limit: 500, offset: 0 },
+  { limit: 7, offset: 3 },
+];
+
+/** What the aggregates hold, by natural keys (live sets only: empty ones are kept for reuse). */
+async function aggregateState(db: Kysely<Tables>): Promise<string[]> {
+  const packages = await db.selectFrom('fleet_packages').selectAll().execute();
+  const scans = await db.selectFrom('fleet_package_scans as s').innerJoin('packages as p', 'p.pk', 's.package_pk').select(['p.pkey', 's.scan_type', 's.images']).execute();
+  const sets = await db.selectFrom('fleet_vuln_sets').select(['skey', 'vuln_id', 'images']).where('images', '>', 0).execute();
+  const vulns = await db.selectFrom('fleet_vulns').selectAll().execute();
+  const line = (tag: string, row: Record<string, unknown>): string => JSON.stringify([tag, ...Object.values(row).map((v) => (typeof v === 'number' || v === null ? v : String(v)))]);
+  return [...packages.map((r) => line('p', r)), ...scans.map((r) => line('s', r)), ...sets.map((r) => line('v', r)), ...vulns.map((r) => line('f', r))].sort();
+}
+
+const REAL = ['debian12', 'debian12-layers', 'sca-node', 'sca-python', 'sca-java', 'sca-go', 'sca-dotnet'];
+
+/** The report with its first `n` packages of a scan type twice: once at a second path, once as another dictionary row. */
+function withDuplicates(r: ScanReport, n: number): ScanReport {
+  const extra: Package[] = [];
+  for (const p of r.packages.filter((x) => x.scanType === 'SCA').slice(0, n)) {
+    const id = (tag: string) => createHash('sha256').update(`${p.id} ${tag}`).digest('hex');
+    extra.push({ ...p, id: id('second path'), locations: p.locations.map((l) => `/second${l}`) });
+    extra.push({ ...p, id: id('qualified'), purl: `${p.purl}?arch=x86_64`, locations: p.locations.map((l) => `/qualified${l}`) });
+  }
+  return { ...r, packages: [...r.packages, ...extra], summary: { packages: { ...r.summary.packages, total: r.packages.length + extra.length, lang: r.summary.packages.lang + extra.length } } };
+}
+
+const storeKinds = (process.env['TALLY_TEST_STORES'] ?? 'sqlite,postgres').split(',').filter((k): k is StoreKind => k === 'sqlite' || k === 'postgres');
+
+for (const kind of storeKinds) {
+  describe(`fleet lists from the aggregates equal grouping the rows (${kind})`, { timeout: 600_000 }, () => {
+    let tb: TestBackend;
+    const real = REAL.map((name) => JSON.parse(scanReport(name, { sca: true, match: false }).toString('utf8')) as ScanReport);
+    const pool = poolFrom(real);
+    const synth = Array.from({ length: 14 }, (_, i) => synthReport(pool, i, { packages: 120, seed: 5 }));
+
+    const upload = async (report: ScanReport): Promise<void> => {
+      const r = await tb.backend.app.inject({
+        method: 'POST',
+        url: '/api/v1/scans',
+        headers: { authorization: `Bearer ${tb.tokens.sensor}`, 'content-type': 'application/json', 'x-tally-protocol': '1', 'x-tally-sensor-host': 'fleet-lists-test' },
+        payload: JSON.stringify(report),
+      });
+      assert.equal(r.statusCode, 201, r.body);
+    };
+
+    /** Every case through both paths; the aggregates against a rebuild (rolled back). */
+    const check = async (): Promise<void> => {
+      const store = tb.backend.store;
+      const fields = fieldTables(store.dialect);
+      const db = store.read;
+      const imageIds = (await db.selectFrom('images').select('image_id').orderBy('pk').execute()).map((r) => r.image_id);
+      const repo = (await db.selectFrom('image_refs').select('repo').orderBy('repo').executeTakeFirstOrThrow()).repo;
+      const someImage = imageIds[Math.floor(imageIds.length / 2)] as string;
+
+      const softwareSorts: SoftwareSortField[] = ['name', 'version', 'type', 'images'];
+      const softwareQs = ['', 'name:libc6', 'scanType:SCA', 'NOT scanType:SCA', 'scanType:SCA AND scanType:Static', 'class:os', 'purl:*arch=*', 'NOT purl:*arch=*', `imageId:"${someImage}"`, 'lib*', 'type:npm OR type:deb'];
+      let cases = 0;
+      for (const q of softwareQs) {
+        const resolved = resolveQ(q, fields.fleetSoftware);
+        for (const field of q === '' ? softwareSorts : ['name', 'images'] as SoftwareSortField[]) {
+          for (const desc of [false, true]) {
+            for (const page of PAGES) {
+              const sort = { field, desc };
+              assert.deepEqual(await softwarePage(db, resolved, sort, page), await oracleSoftware(db, resolved, sort, page), `software q=${q} sort=${desc ? '-' : ''}${field} ${JSON.stringify(page)}`);
+              cases++;
+            }
+          }
+        }
+      }
+      const vulnSorts: VulnerabilitySortField[] = ['severity', 'id', 'images', 'cvss', 'epss'];
+      const vulnQs = [
+        '',
+        'scanType:SCA',
+        'severity>=HIGH',
+        'NOT severity:LOW',
+        'fixed:true',
+        'kev:false OR epss>0.1',
+        'cvss>=7',
+        'id:CVE-2021-*',
+        'software.name:libc6',
+        'software.type:npm AND NOT scanType:Static',
+        'class:os AND status:affected',
+        'libc',
+        'layer:0',
+        `imageId:"${someImage}"`,
+        `repo:"${repo}"`,
+        'software.version:1*',
+      ];
+      for (const q of vulnQs) {
+        const resolved = resolveQ(q, fields.fleetVulnerabilities);
+        for (const field of q === '' ? vulnSorts : (['severity', 'cvss'] as VulnerabilitySortField[])) {
+          for (const desc of [false, true]) {
+            for (const page of PAGES) {
+              const sort = { field, desc };
+              assert.deepEqual(
+                await vulnerabilityPage(db, store.dialect, resolved, sort, page),
+                await oracleVulnerabilities(db, resolved, sort, page),
+                `vulnerabilities q=${q} sort=${desc ? '-' : ''}${field} ${JSON.stringify(page)}`,
+              );
+              cases++;
+            }
+          }
+        }
+      }
+      assert.ok(cases > 200);
+      const kept = await aggregateState(store.db);
+      const rebuilt = await store.db
+        .transaction()
+        .execute(async (trx) => {
+          await rebuildFleetAggregates(trx, store.dialect);
+          throw Object.assign(new Error('rolled back'), { state: await aggregateState(trx) });
+        })
+        .catch((e: { state?: string[] }) => e.state);
+      assert.deepEqual(kept, rebuilt, 'the maintained aggregates equal a rebuild from the rows');
+    };
+
+    before(async () => {
+      tb = await startTestBackend(kind);
+    });
+    after(async () => {
+      await tb?.close();
+    });
+
+    it('after uploads of real and synthetic images, with packages twice in an image and groups of two rows', async () => {
+      for (const r of [...real, ...synth.slice(0, 12), withDuplicates(synth[12] as ScanReport, 10), withDuplicates(real[2] as ScanReport, 5)]) await upload(r);
+      const total = await tb.backend.store.read.selectFrom('fleet_packages').select((eb) => eb.fn.sum<number>('images').as('n')).executeTakeFirstOrThrow();
+      assert.ok(num(total.n) > 1000);
+      await check();
+    });
+
+    it('after inventories are replaced: a smaller rescan, a Static-only and a Dynamic-only upload, an SCA-only one', async () => {
+      const s0 = synth[0] as ScanReport;
+      await upload({ ...s0, scannedAt: '2026-02-01T00:00:00.000Z', packages: s0.packages.filter((_, i) => i % 2 === 0) });
+      const node = real[2] as ScanReport;
+      await upload({ ...node, scannedAt: '2026-02-02T00:00:00.000Z', scanTypes: ['Static'], sensor: { ...node.sensor, performScaScan: false }, packages: node.packages.filter((p) => p.scanType === 'Static') });
+      const debian = real[0] as ScanReport;
+      await upload({ ...debian, scannedAt: '2026-02-03T00:00:00.000Z', scanTypes: ['Dynamic'], packages: debian.packages.filter((p) => p.scanType === 'Static').slice(5).map((p) => ({ ...p, scanType: 'Dynamic' as const })) });
+      const s1 = synth[1] as ScanReport;
+      await upload({ ...s1, scannedAt: '2026-02-04T00:00:00.000Z', scanTypes: ['SCA'], packages: (synth[13] as ScanReport).packages.filter((p) => p.scanType === 'SCA') });
+      await check();
+    });
+
+    it('after an update limited to some vulnerability ids (vulnIds): some detections deleted, others revised', async () => {
+      const store = tb.backend.store;
+      const ids = (await store.read.selectFrom('fleet_vulns').select('vuln_id').orderBy('images', 'desc').orderBy('vuln_id').limit(2).execute()).map((r) => r.vuln_id);
+      const images = (await store.read.selectFrom('images').select('pk').orderBy('pk').execute()).map((r) => r.pk);
+      await store.db.transaction().execute(async (trx) => {
+        const fleet = await beginFleetUpdate(trx, store.dialect, images, { packages: false, vulnIds: ids.map((id) => id.toLowerCase()) });
+        await trx
+          .deleteFrom('detections')
+          .where('vuln_id', '=', ids[0] as string)
+          .where('image_pk', 'in', images.filter((_, i) => i % 2 === 0))
+          .execute();
+        // A revised finding: new columns under a new finding hash, as the matcher would write it.
+        await trx
+          .updateTable('detections')
+          .set({ severity: 'CRITICAL', severity_rank: 0, kev: 1, finding: sql<string>`finding || '-revised'` })
+          .where('vuln_id', '=', ids[1] as string)
+          .where('image_pk', 'in', images.filter((_, i) => i % 3 === 0))
+          .execute();
+        await fleet.finish();
+      });
+      await check();
+    });
+
+    it('after a re-evaluation against a changed database', async () => {
+      const detections = async () => num((await tb.backend.store.read.selectFrom('detections').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+      const before = await detections();
+      // The database without the Debian 12 fixture: every Debian detection goes.
+      const live = serverVulnDbPath(tb.dataDir);
+      copyFileSync(vulnDbFile({ debian: false }), `${live}.next`);
+      renameSync(`${live}.next`, live);
+      tb.backend.vulndb.refresh();
+      await tb.backend.reevaluate('fleet lists test');
+      await tb.backend.jobs.idle();
+      assert.ok((await detections()) < before, 'the re-evaluation removed detections');
+      await check();
+    });
+  });
+}

@@ -1,0 +1,161 @@
+/**
+ * The evaluation records of (distro, package) pairs: `evaluations` (the signature of the findings the stored
+ * detections hold) and `evaluation_keys` (the lookup keys the pair was matched through, each with the fingerprint of
+ * its advisory data at the time: evaluate/fingerprints.ts). The re-evaluation reads them to find the pairs a database
+ * change can affect and to decide whether a re-matched pair's detections must be rewritten.
+ *
+ * Two writers:
+ *  - uploads (`notePairs`, from insertDetections): a pair seen for the first time is recorded. A pair recorded from
+ *    another database whose findings differ from this upload's is marked unsettled (fingerprint ''): its images now
+ *    hold detections from two databases, so the next re-evaluation rewrites all of them. This keeps the records true
+ *    when an upload was matched against a database other than the one they describe (a swap racing the upload, or
+ *    another server process not on the new file yet).
+ *  - the re-evaluation (`replacePairs`), after rewriting a pair's detections.
+ * Rows are written in (distro, package_pk) order by both, so concurrent writers on PostgreSQL lock them in the same
+ * order.
+ */
+import type { Kysely, Transaction } from 'kysely';
+import type { Dialect } from '../store/database.js';
+import type { Tables } from '../store/schema.js';
+import { insertRows } from '../store/bulk.js';
+import { paddedIn } from '../store/chunks.js';
+import { basisText, UNSETTLED, type Basis } from './fingerprints.js';
+import type { PairRecord } from './posture.js';
+
+type Db = Kysely<Tables> | Transaction<Tables>;
+
+export interface StoredPair {
+  /** The signature in `evaluations`, or null without a row. */
+  readonly signature: string | null;
+  /** basisText of the pair's evaluation_keys rows ('' without rows). */
+  readonly basis: string;
+  readonly keys: number;
+  /** A row is marked: the pair's images may hold detections from different databases. */
+  readonly unsettled: boolean;
+}
+
+const EVALUATION_ROW = { table: 'evaluations', columns: ['distro', 'package_pk', 'signature'], onConflictDoNothing: ['distro', 'package_pk'] } as const;
+const KEY_ROW = { table: 'evaluation_keys', columns: ['distro', 'package_pk', 'lookup_key', 'fingerprint'], onConflictDoNothing: ['distro', 'package_pk', 'lookup_key'] } as const;
+
+/** What is recorded for these packages on one distro. */
+export async function storedPairs(db: Db, distro: string, pks: readonly number[]): Promise<Map<number, StoredPair>> {
+  const out = new Map<number, StoredPair>();
+  if (pks.length === 0) return out;
+  const list = paddedIn(pks);
+  const sigs = await db.selectFrom('evaluations').select(['package_pk', 'signature']).where('distro', '=', distro).where('package_pk', 'in', list).execute();
+  const keys = await db
+    .selectFrom('evaluation_keys')
+    .select(['package_pk', 'lookup_key', 'fingerprint'])
+    .where('distro', '=', distro)
+    .where('package_pk', 'in', list)
+    .orderBy('package_pk')
+    .orderBy('lookup_key')
+    .execute();
+  const byPk = new Map<number, { key: string; fingerprint: string }[]>();
+  for (const k of keys) {
+    const pk = Number(k.package_pk);
+    let l = byPk.get(pk);
+    if (l === undefined) byPk.set(pk, (l = []));
+    l.push({ key: k.lookup_key, fingerprint: k.fingerprint });
+  }
+  const signatures = new Map(sigs.map((s) => [Number(s.package_pk), s.signature]));
+  for (const pk of new Set([...signatures.keys(), ...byPk.keys()])) {
+    const rows = byPk.get(pk) ?? [];
+    out.set(pk, { signature: signatures.get(pk) ?? null, basis: basisText(rows), keys: rows.length, unsettled: rows.some((r) => r.fingerprint === UNSETTLED) });
+  }
+  return out;
+}
+
+/** Per store (keyed by its read handle): pairs this process found recorded in agreement with its matcher's basis. */
+const agreedByStore = new WeakMap<Kysely<Tables>, Map<string, Basis>>();
+const MAX_AGREED = 1_000_000;
+
+/**
+ * Record the pairs an upload matched (inside its transaction). Pairs already seen in agreement cost nothing; the
+ * others are looked up on the read connection (committed rows), and those still open are settled inside the
+ * transaction: recorded when new, marked unsettled when recorded with findings other than this upload's.
+ */
+export async function notePairs(trx: Db, read: Kysely<Tables>, dialect: Dialect, pairs: ReadonlyMap<number, PairRecord>): Promise<void> {
+  let agreed = agreedByStore.get(read);
+  if (agreed === undefined) agreedByStore.set(read, (agreed = new Map()));
+  const seen = agreed;
+  const open = new Map<string, PairRecord[]>();
+  for (const p of pairs.values()) {
+    // No lookup keys: the findings are empty whatever the database holds, so there is nothing to track.
+    if (p.basis.length === 0 || seen.get(`${p.distro}\u0001${p.packagePk}`) === p.basis) continue;
+    let l = open.get(p.distro);
+    if (l === undefined) open.set(p.distro, (l = []));
+    l.push(p);
+  }
+  for (const [distro, list] of open) {
+    list.sort((a, b) => a.packagePk - b.packagePk);
+    for (let i = 0; i < list.length; i += 500) {
+      const chunk = list.slice(i, i + 500);
+      const committed = await storedPairs(
+        read,
+        distro,
+        chunk.map((p) => p.packagePk),
+      );
+      if (seen.size + chunk.length > MAX_AGREED) seen.clear();
+      const rest = chunk.filter((p) => {
+        const s = committed.get(p.packagePk);
+        if (s === undefined || !agrees(s, p)) return true;
+        seen.set(`${distro}\u0001${p.packagePk}`, p.basis);
+        return false;
+      });
+      if (rest.length > 0) await settle(trx, dialect, distro, rest);
+    }
+  }
+}
+
+function agrees(s: StoredPair, p: PairRecord): boolean {
+  return s.keys > 0 && s.signature !== null && (s.basis === basisText(p.basis) || s.signature === p.signature);
+}
+
+async function settle(trx: Db, dialect: Dialect, distro: string, pairs: readonly PairRecord[]): Promise<void> {
+  const current = await storedPairs(
+    trx,
+    distro,
+    pairs.map((p) => p.packagePk),
+  );
+  const evaluations: (string | number)[][] = [];
+  const keys: (string | number)[][] = [];
+  const unsettle: number[] = [];
+  for (const p of pairs) {
+    const s = current.get(p.packagePk);
+    if (s !== undefined && agrees(s, p)) continue;
+    if (s?.signature == null) evaluations.push([distro, p.packagePk, p.signature]);
+    // Recorded findings that differ from ours: the pair's images disagree until it is rewritten.
+    const differs = s !== undefined && s.signature !== null && s.signature !== p.signature;
+    if (s === undefined || s.keys === 0) for (const b of p.basis) keys.push([distro, p.packagePk, b.key, differs ? UNSETTLED : b.fingerprint]);
+    else unsettle.push(p.packagePk);
+  }
+  await insertRows(trx, dialect, EVALUATION_ROW, evaluations);
+  await insertRows(trx, dialect, KEY_ROW, keys);
+  if (unsettle.length > 0) {
+    await trx.updateTable('evaluation_keys').set({ fingerprint: UNSETTLED }).where('distro', '=', distro).where('package_pk', 'in', unsettle).execute();
+  }
+}
+
+/** The re-evaluation's record of re-matched pairs on one distro: their rows replaced by these. */
+export async function replacePairs(trx: Db, dialect: Dialect, distro: string, pairs: readonly PairRecord[]): Promise<void> {
+  const sorted = [...pairs].sort((a, b) => a.packagePk - b.packagePk);
+  for (let i = 0; i < sorted.length; i += 500) {
+    const chunk = sorted.slice(i, i + 500);
+    const pks = chunk.map((p) => p.packagePk);
+    await trx.deleteFrom('evaluation_keys').where('distro', '=', distro).where('package_pk', 'in', pks).execute();
+    await trx.deleteFrom('evaluations').where('distro', '=', distro).where('package_pk', 'in', pks).execute();
+    await insertRows(
+      trx,
+      dialect,
+      EVALUATION_ROW,
+      chunk.map((p) => [distro, p.packagePk, p.signature]),
+    );
+    await insertRows(
+      trx,
+      dialect,
+      KEY_ROW,
+      chunk.flatMap((p) => p.basis.map((b) => [distro, p.packagePk, b.key, b.fingerprint])),
+    );
+  }
+}

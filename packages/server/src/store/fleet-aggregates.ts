@@ -1,0 +1,467 @@
+/**
+ * The aggregates behind the fleet lists (`GET /api/v1/software`, `GET /api/v1/vulnerabilities`), kept in the same
+ * transactions that change `image_packages` or `detections`.
+ *
+ * Why: a fleet of 10,000 images holds ~5,000,000 image_packages and ~2,300,000 detection rows, and grouping them
+ * per request cost 1.3 s (software) and 14 s (vulnerabilities) a page. Covering indexes would still scan millions
+ * of index entries for the counts and totals, and a snapshot recomputed every so often would lag and cost seconds
+ * of CPU each time; counters per group cost a few hundred small writes per new image (nothing for an unchanged
+ * re-upload) and make a page a few index reads. What is kept:
+ *
+ *  - fleet_packages: per (type, name, version), the images holding it (a count of *images*: an image with the
+ *    package at two paths, or as two dictionary rows, counts once).
+ *  - fleet_package_scans: per dictionary row and scan type, the images holding the row by that scan: the scan types
+ *    of a group, which of its dictionary rows some image still holds, and `scanType:` searches per row.
+ *  - fleet_vuln_facets / fleet_vuln_sets / fleet_vuln_set_facets: a facet is a distinct (vulnerability id, package
+ *    type and name, and the detection columns that do not depend on the image: scan type, class, severity, status,
+ *    fix, KEV, EPSS, CVSS). What one image has of one vulnerability is a *set* of facets, and a set row counts the
+ *    images having exactly it. A search over facet columns then gets exact per-vulnerability results without
+ *    touching detections: the images of a vulnerability among the detections matching `q` are the sum over the
+ *    sets having a matching facet (each image is in exactly one set per vulnerability), and its severity, CVSS,
+ *    EPSS, KEV and fix come from the matching facets. Sets and facets are few (per vulnerability, the distinct
+ *    combinations across the fleet), and are kept when their count drops to 0 (reused, never dangling).
+ *  - fleet_vulns: per vulnerability id, the unfiltered columns of its list row (from its live sets).
+ *
+ * Maintenance: image counts cannot be derived from the rows written alone (is this the image's only row in the
+ * group?), so a change is applied as a difference of per-image contributions: what the touched images contributed
+ * before the writes and after them, in the same transaction. Every writer of image_packages or detections does
+ *
+ *   const fleet = await beginFleetUpdate(trx, dialect, imagePks);   // before deleting any of their rows
+ *   … delete and insert the images' image_packages / detections …
+ *   await fleet.finish();                                            // same transaction, after the inserts
+ *
+ * (`{ packages: false }` when only detections change). Counter rows are written in one global order (table, then
+ * key), so concurrent PostgreSQL transactions queue on a shared counter instead of deadlocking on it.
+ */
+import { createHash } from 'node:crypto';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
+import type { Dialect } from './database.js';
+import type { Tables } from './schema.js';
+import { insertRows } from './bulk.js';
+import { paddedIn } from './chunks.js';
+
+export interface FleetScope {
+  /** image_packages change (default true). */
+  readonly packages?: boolean;
+  /** detections change (default true). */
+  readonly vulnerabilities?: boolean;
+  /**
+   * Only detections with these vulnerability ids (in any case) are deleted or inserted: the images' other
+   * vulnerabilities are left unread (a re-evaluation that revises a few advisories reads a few rows per image).
+   */
+  readonly vulnIds?: readonly string[];
+}
+
+export interface FleetUpdate {
+  /** Apply the difference between the images' rows now and when the update began (same transaction). */
+  finish(): Promise<void>;
+}
+
+/** The columns of a facet, in key order. */
+interface Facet {
+  readonly fkey: string;
+  readonly vuln_id: string;
+  readonly type: string;
+  readonly name: string;
+  readonly scan_type: string;
+  readonly class: string;
+  readonly severity: string;
+  readonly severity_rank: number;
+  readonly status: string;
+  readonly has_fix: number;
+  readonly kev: number;
+  readonly epss: number | null;
+  readonly cvss_score: number | null;
+}
+
+interface VulnSet {
+  readonly vulnId: string;
+  readonly facets: readonly Facet[];
+}
+
+/** What some images contribute: images per key. */
+interface Contribution {
+  /** JSON [name, version, type] → images. */
+  readonly groups: Map<string, number>;
+  /** JSON [package_pk, scan_type] → images. */
+  readonly scans: Map<string, number>;
+  /** set key → images. */
+  readonly sets: Map<string, number>;
+  /** set key → its definition (to create it when new). */
+  readonly defs: Map<string, VulnSet>;
+}
+
+const IMAGE_CHUNK = 256;
+const KEY_CHUNK = 256;
+
+function emptyContribution(): Contribution {
+  return { groups: new Map(), scans: new Map(), sets: new Map(), defs: new Map() };
+}
+
+function chunks<T>(list: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}
+
+function bump(map: Map<string, number>, key: string, by = 1): void {
+  map.set(key, (map.get(key) ?? 0) + by);
+}
+
+function hash(text: string): string {
+  return createHash('sha256').update(text).digest('base64url');
+}
+
+/** Numbers as the engines return them (PostgreSQL int8 arrives as a number: see database.ts). */
+function n(v: unknown): number {
+  return typeof v === 'number' ? v : Number(v);
+}
+
+function nullableNumber(v: unknown): number | null {
+  return v === null || v === undefined ? null : n(v);
+}
+
+interface Capture {
+  readonly packages: boolean;
+  readonly vulnerabilities: boolean;
+  /** Lower-cased; null: every vulnerability. */
+  readonly vulnIds: readonly string[] | null;
+}
+
+async function contributions(db: Kysely<Tables>, imagePks: readonly number[], what: Capture): Promise<Contribution> {
+  const c = emptyContribution();
+  for (const part of chunks([...new Set(imagePks)], IMAGE_CHUNK)) {
+    if (what.packages) await packageContribution(db, part, c);
+    if (what.vulnerabilities && what.vulnIds === null) await vulnContribution(db, part, null, c);
+    if (what.vulnerabilities && what.vulnIds !== null) for (const ids of chunks(what.vulnIds, KEY_CHUNK)) await vulnContribution(db, part, ids, c);
+  }
+  return c;
+}
+
+function addTo<K>(map: Map<K, Set<number>>, key: K, image: number): void {
+  const set = map.get(key);
+  if (set === undefined) map.set(key, new Set([image]));
+  else set.add(image);
+}
+
+async function packageContribution(db: Kysely<Tables>, imagePks: readonly number[], c: Contribution): Promise<void> {
+  const rows = await db.selectFrom('image_packages').select(['image_pk', 'package_pk', 'scan_type']).where('image_pk', 'in', paddedIn(imagePks)).execute();
+  // Sets of images: an image counts once per key, however many of its rows share it.
+  const scans = new Map<string, Set<number>>();
+  const imagesOfRow = new Map<number, Set<number>>();
+  for (const r of rows) {
+    addTo(scans, JSON.stringify([n(r.package_pk), r.scan_type]), n(r.image_pk));
+    addTo(imagesOfRow, n(r.package_pk), n(r.image_pk));
+  }
+  for (const [k, images] of scans) bump(c.scans, k, images.size);
+  // The group of each distinct dictionary row (the images share most of theirs).
+  const groups = new Map<string, Set<number>>();
+  for (const part of chunks([...imagesOfRow.keys()], 500)) {
+    for (const p of await db.selectFrom('packages').select(['pk', 'name', 'version', 'type']).where('pk', 'in', paddedIn(part)).execute()) {
+      for (const image of imagesOfRow.get(n(p.pk)) ?? []) addTo(groups, JSON.stringify([p.name, p.version, p.type]), image);
+    }
+  }
+  for (const [k, images] of groups) bump(c.groups, k, images.size);
+}
+
+/** The columns of a detection that a facet takes from it (all but the package's type and name). */
+const DETECTION_FACET_COLUMNS = ['vuln_id', 'class', 'severity', 'severity_rank', 'status', 'has_fix', 'kev', 'epss', 'cvss_score'] as const;
+
+interface FindingColumns {
+  readonly vuln_id: string;
+  readonly class: string;
+  readonly severity: string;
+  readonly severity_rank: number;
+  readonly status: string;
+  readonly has_fix: number;
+  readonly kev: number;
+  readonly epss: number | null;
+  readonly cvss_score: number | null;
+}
+
+/**
+ * finding hash → the detection columns it fixes (the hash covers them: evaluate/posture.ts). Detections are read
+ * narrow and these columns looked up here: a fleet has millions of detections but only thousands of findings, and
+ * materialising the wide rows was most of the cost of a re-evaluation chunk's update.
+ */
+const findingColumns = new Map<string, FindingColumns>();
+const MAX_FINDINGS = 200_000;
+
+async function vulnContribution(db: Kysely<Tables>, imagePks: readonly number[], vulnIds: readonly string[] | null, c: Contribution): Promise<void> {
+  const some = db
+    .selectFrom('detections')
+    .where('image_pk', 'in', paddedIn(imagePks))
+    .$if(vulnIds !== null, (q) => q.where((eb) => eb(eb.fn('lower', ['vuln_id']), 'in', paddedIn(vulnIds as readonly string[]))));
+  const rows = await some.select(['image_pk', 'package_pk', 'scan_type', 'finding']).execute();
+  // Looked up first into a map of this call's own: the shared one may be cleared while the missing are read.
+  const columnsOf = new Map<string, FindingColumns>();
+  const missing: string[] = [];
+  for (const f of new Set(rows.map((r) => r.finding))) {
+    const known = findingColumns.get(f);
+    if (known === undefined) missing.push(f);
+    else columnsOf.set(f, known);
+  }
+  for (const part of chunks(missing, 500)) {
+    const found = await some
+      .select(['finding', ...DETECTION_FACET_COLUMNS])
+      .where('finding', 'in', paddedIn(part))
+      .groupBy(['finding', ...DETECTION_FACET_COLUMNS])
+      .execute();
+    if (new Set(found.map((f) => f.finding)).size !== found.length) throw new Error('fleet aggregates: detections of one finding differ in their columns (evaluate/posture.ts must hash them all)');
+    if (findingColumns.size + found.length > MAX_FINDINGS) findingColumns.clear();
+    for (const f of found) {
+      const columns: FindingColumns = {
+        vuln_id: f.vuln_id,
+        class: f.class,
+        severity: f.severity,
+        severity_rank: n(f.severity_rank),
+        status: f.status,
+        has_fix: n(f.has_fix),
+        kev: n(f.kev),
+        epss: nullableNumber(f.epss),
+        cvss_score: nullableNumber(f.cvss_score),
+      };
+      columnsOf.set(f.finding, columns);
+      findingColumns.set(f.finding, columns);
+    }
+  }
+  const names = new Map<number, { type: string; name: string }>();
+  for (const part of chunks([...new Set(rows.map((r) => n(r.package_pk)))], 500)) {
+    for (const p of await db.selectFrom('packages').select(['pk', 'type', 'name']).where('pk', 'in', paddedIn(part)).execute()) names.set(n(p.pk), p);
+  }
+  // Rows with the same finding, dictionary row and scan type have the same facet (nested maps: no key strings to
+  // build per row).
+  const facetOf = new Map<string, Map<number, Map<string, Facet>>>();
+  const perImage = new Map<number, Map<string, { vulnId: string; facets: Map<string, Facet> }>>();
+  for (const r of rows) {
+    const pk = n(r.package_pk);
+    let byPackage = facetOf.get(r.finding);
+    if (byPackage === undefined) facetOf.set(r.finding, (byPackage = new Map()));
+    let byScan = byPackage.get(pk);
+    if (byScan === undefined) byPackage.set(pk, (byScan = new Map()));
+    let facet = byScan.get(r.scan_type);
+    if (facet === undefined) {
+      const p = names.get(pk) as { type: string; name: string };
+      const d = columnsOf.get(r.finding) as FindingColumns;
+      const columns = [d.vuln_id, p.type, p.name, r.scan_type, d.class, d.severity, d.severity_rank, d.status, d.has_fix, d.kev, d.epss, d.cvss_score] as const;
+      const [vuln_id, type, name, scan_type, cls, severity, severity_rank, status, has_fix, kev, epss, cvss_score] = columns;
+      facet = { fkey: hash(JSON.stringify(columns)), vuln_id, type, name, scan_type, class: cls, severity, severity_rank, status, has_fix, kev, epss, cvss_score };
+      byScan.set(r.scan_type, facet);
+    }
+    const image = n(r.image_pk);
+    let vulns = perImage.get(image);
+    if (vulns === undefined) perImage.set(image, (vulns = new Map()));
+    let e = vulns.get(facet.vuln_id);
+    if (e === undefined) vulns.set(facet.vuln_id, (e = { vulnId: facet.vuln_id, facets: new Map() }));
+    e.facets.set(facet.fkey, facet);
+  }
+  for (const e of [...perImage.values()].flatMap((v) => [...v.values()])) {
+    const members = [...e.facets.values()].sort((a, b) => (a.fkey < b.fkey ? -1 : a.fkey > b.fkey ? 1 : 0));
+    const skey = hash(JSON.stringify([e.vulnId, members.map((f) => f.fkey)]));
+    bump(c.sets, skey);
+    if (!c.defs.has(skey)) c.defs.set(skey, { vulnId: e.vulnId, facets: members });
+  }
+}
+
+/** after − before, non-zero entries, in key order. */
+function difference(before: Map<string, number>, after: Map<string, number>): [string, number][] {
+  const out = new Map(after);
+  for (const [k, v] of before) bump(out, k, -v);
+  return [...out].filter(([, v]) => v !== 0).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+const PACKAGES_SHAPE = { table: 'fleet_packages', columns: ['name', 'version', 'type', 'images', 'bucket'], onConflictAdd: { key: ['name', 'version', 'type'], add: ['images'] } } as const;
+const SCANS_SHAPE = { table: 'fleet_package_scans', columns: ['package_pk', 'scan_type', 'images'], onConflictAdd: { key: ['package_pk', 'scan_type'], add: ['images'] } } as const;
+const SETS_SHAPE = { table: 'fleet_vuln_sets', columns: ['skey', 'vuln_id', 'images'], onConflictAdd: { key: ['skey'], add: ['images'] } } as const;
+const NEW_SETS_SHAPE = { table: 'fleet_vuln_sets', columns: ['skey', 'vuln_id', 'images'], onConflictDoNothing: 'skey' } as const;
+const FACETS_SHAPE = {
+  table: 'fleet_vuln_facets',
+  columns: ['fkey', 'vuln_id', 'type', 'name', 'scan_type', 'class', 'severity', 'severity_rank', 'status', 'has_fix', 'kev', 'epss', 'cvss_score'],
+  onConflictDoNothing: 'fkey',
+} as const;
+const MEMBERS_SHAPE = { table: 'fleet_vuln_set_facets', columns: ['set_pk', 'facet_pk'], onConflictDoNothing: ['set_pk', 'facet_pk'] } as const;
+
+/** `bucket` of a count: its decimal digits (see FleetPackagesTable). */
+const bucketOf = (images: number): number => String(images).length;
+
+async function applyPackages(db: Kysely<Tables>, dialect: Dialect, before: Contribution, after: Contribution): Promise<void> {
+  const groups = difference(before.groups, after.groups).map(([k, d]) => [...(JSON.parse(k) as [string, string, string]), d] as const);
+  await insertRows(
+    db,
+    dialect,
+    PACKAGES_SHAPE,
+    groups.map(([name, version, type, d]) => [name, version, type, d, bucketOf(d)]),
+  );
+  // The rows whose count reached 0 go; the others get their bucket back in line (a write only when it changed).
+  for (const part of chunks(groups, KEY_CHUNK)) {
+    const keys = (eb: ExpressionBuilder<Tables, 'fleet_packages'>) =>
+      eb(
+        eb.refTuple('name', 'version', 'type'),
+        'in',
+        part.map(([name, version, type]) => eb.tuple(name, version, type)),
+      );
+    if (part.some(([, , , d]) => d < 0)) await db.deleteFrom('fleet_packages').where(keys).where('images', '<=', 0).execute();
+    await db
+      .updateTable('fleet_packages')
+      .set({ bucket: sql<number>`length(cast(images as text))` })
+      .where(keys)
+      .where('bucket', '<>', sql<number>`length(cast(images as text))`)
+      .execute();
+  }
+  const scans = difference(before.scans, after.scans).map(([k, d]) => [...(JSON.parse(k) as [number, string]), d] as const);
+  await insertRows(db, dialect, SCANS_SHAPE, scans.map(([pk, scanType, d]) => [pk, scanType, d]));
+  const gone = scans.filter(([, , d]) => d < 0);
+  for (const part of chunks(gone, KEY_CHUNK)) {
+    await db
+      .deleteFrom('fleet_package_scans')
+      .where((eb) =>
+        eb(
+          eb.refTuple('package_pk', 'scan_type'),
+          'in',
+          part.map(([pk, scanType]) => eb.tuple(pk, scanType)),
+        ),
+      )
+      .where('images', '<=', 0)
+      .execute();
+  }
+}
+
+/** Creates the sets (with their facets and memberships) that do not exist yet. */
+async function ensureSets(db: Kysely<Tables>, dialect: Dialect, wanted: readonly string[], defs: ReadonlyMap<string, VulnSet>): Promise<void> {
+  const existing = new Set<string>();
+  for (const part of chunks(wanted, KEY_CHUNK)) {
+    for (const r of await db.selectFrom('fleet_vuln_sets').select('skey').where('skey', 'in', paddedIn(part)).execute()) existing.add(r.skey);
+  }
+  const missing = wanted.filter((k) => !existing.has(k));
+  if (missing.length === 0) return;
+  const facets = new Map<string, Facet>();
+  for (const k of missing) for (const f of (defs.get(k) as VulnSet).facets) facets.set(f.fkey, f);
+  const fkeys = [...facets.keys()].sort();
+  await insertRows(
+    db,
+    dialect,
+    FACETS_SHAPE,
+    fkeys.map((k) => {
+      const f = facets.get(k) as Facet;
+      return [f.fkey, f.vuln_id, f.type, f.name, f.scan_type, f.class, f.severity, f.severity_rank, f.status, f.has_fix, f.kev, f.epss, f.cvss_score];
+    }),
+  );
+  const facetPk = new Map<string, number>();
+  for (const part of chunks(fkeys, KEY_CHUNK)) {
+    for (const r of await db.selectFrom('fleet_vuln_facets').select(['pk', 'fkey']).where('fkey', 'in', paddedIn(part)).execute()) facetPk.set(r.fkey, n(r.pk));
+  }
+  await insertRows(
+    db,
+    dialect,
+    NEW_SETS_SHAPE,
+    missing.map((k) => [k, (defs.get(k) as VulnSet).vulnId, 0]),
+  );
+  const members: [number, number][] = [];
+  for (const part of chunks(missing, KEY_CHUNK)) {
+    for (const r of await db.selectFrom('fleet_vuln_sets').select(['pk', 'skey']).where('skey', 'in', paddedIn(part)).execute()) {
+      for (const f of (defs.get(r.skey) as VulnSet).facets) members.push([n(r.pk), facetPk.get(f.fkey) as number]);
+    }
+  }
+  // A concurrent transaction creating the same set waited on its row above: these are then no-ops.
+  await insertRows(db, dialect, MEMBERS_SHAPE, members.sort((a, b) => a[0] - b[0] || a[1] - b[1]));
+}
+
+async function applyVulnerabilities(db: Kysely<Tables>, dialect: Dialect, before: Contribution, after: Contribution): Promise<void> {
+  const sets = difference(before.sets, after.sets);
+  if (sets.length === 0) return;
+  await ensureSets(
+    db,
+    dialect,
+    sets.filter(([, d]) => d > 0).map(([k]) => k),
+    after.defs,
+  );
+  const vulnOf = (k: string): string => ((after.defs.get(k) ?? before.defs.get(k)) as VulnSet).vulnId;
+  await insertRows(db, dialect, SETS_SHAPE, sets.map(([k, d]) => [k, vulnOf(k), d]));
+  const vulns = [...new Set(sets.map(([k]) => vulnOf(k)))].sort();
+  for (const part of chunks(vulns, KEY_CHUNK)) await refreshVulns(db, part);
+}
+
+/** Recompute the fleet_vulns rows of these vulnerability ids from their live sets. */
+async function refreshVulns(db: Kysely<Tables>, vulnIds: readonly string[]): Promise<void> {
+  const summary = db
+    .selectFrom('fleet_vuln_sets as s')
+    .innerJoin('fleet_vuln_set_facets as m', 'm.set_pk', 's.pk')
+    .innerJoin('fleet_vuln_facets as f', 'f.pk', 'm.facet_pk')
+    .where('s.vuln_id', 'in', vulnIds)
+    .where('s.images', '>', 0)
+    .groupBy('s.vuln_id')
+    .orderBy('s.vuln_id')
+    .select((eb) => [
+      's.vuln_id',
+      // Summed apart: the join repeats a set once per facet.
+      eb
+        .selectFrom('fleet_vuln_sets as s2')
+        .select((e2) => e2.fn.sum<number>('s2.images').as('n'))
+        .whereRef('s2.vuln_id', '=', 's.vuln_id')
+        .where('s2.images', '>', 0)
+        .as('images'),
+      eb.fn.min('f.severity_rank').as('severity_rank'),
+      eb.fn.max('f.cvss_score').as('cvss_score'),
+      eb.fn.max('f.epss').as('epss'),
+      eb.fn.max('f.kev').as('kev'),
+      eb.fn.max('f.has_fix').as('has_fix'),
+    ]);
+  await db
+    .insertInto('fleet_vulns')
+    .columns(['vuln_id', 'images', 'severity_rank', 'cvss_score', 'epss', 'kev', 'has_fix'])
+    .expression(summary)
+    .onConflict((oc) =>
+      oc.column('vuln_id').doUpdateSet((eb) => ({
+        images: eb.ref('excluded.images'),
+        severity_rank: eb.ref('excluded.severity_rank'),
+        cvss_score: eb.ref('excluded.cvss_score'),
+        epss: eb.ref('excluded.epss'),
+        kev: eb.ref('excluded.kev'),
+        has_fix: eb.ref('excluded.has_fix'),
+      })),
+    )
+    .execute();
+  await db
+    .deleteFrom('fleet_vulns')
+    .where('vuln_id', 'in', vulnIds)
+    .where((eb) => eb.not(eb.exists(eb.selectFrom('fleet_vuln_sets as s').select('s.pk').whereRef('s.vuln_id', '=', 'fleet_vulns.vuln_id').where('s.images', '>', 0))))
+    .execute();
+}
+
+async function apply(db: Kysely<Tables>, dialect: Dialect, before: Contribution, after: Contribution): Promise<void> {
+  await applyPackages(db, dialect, before, after);
+  await applyVulnerabilities(db, dialect, before, after);
+}
+
+/**
+ * Call before the images' image_packages / detections rows change, inside the transaction that changes them;
+ * `finish()` after the changes, in the same transaction. See the header for where.
+ */
+export async function beginFleetUpdate(trx: Kysely<Tables>, dialect: Dialect, imagePks: readonly number[], scope: FleetScope = {}): Promise<FleetUpdate> {
+  const what: Capture = {
+    packages: scope.packages ?? true,
+    vulnerabilities: (scope.vulnerabilities ?? true) && scope.vulnIds?.length !== 0,
+    vulnIds: scope.vulnIds === undefined ? null : [...new Set(scope.vulnIds.map((id) => id.toLowerCase()))].sort(),
+  };
+  const before = await contributions(trx, imagePks, what);
+  return { finish: async () => apply(trx, dialect, before, await contributions(trx, imagePks, what)) };
+}
+
+/** Recompute every aggregate from the stored rows (migration 0005; a repair), one chunk of images at a time. */
+export async function rebuildFleetAggregates(db: Kysely<Tables>, dialect: Dialect, options: { chunk?: number } = {}): Promise<void> {
+  for (const t of ['fleet_packages', 'fleet_package_scans', 'fleet_vuln_set_facets', 'fleet_vuln_sets', 'fleet_vuln_facets', 'fleet_vulns'] as const) await db.deleteFrom(t).execute();
+  let after = 0;
+  for (;;) {
+    const rows = await db
+      .selectFrom('images')
+      .select('pk')
+      .where('pk', '>', after)
+      .orderBy('pk')
+      .limit(options.chunk ?? 500)
+      .execute();
+    if (rows.length === 0) return;
+    const pks = rows.map((r) => n(r.pk));
+    await apply(db, dialect, emptyContribution(), await contributions(db, pks, { packages: true, vulnerabilities: true, vulnIds: null }));
+    after = pks[pks.length - 1] as number;
+  }
+}
