@@ -224,7 +224,7 @@ for (const kind of storeKinds) {
           for (const desc of [false, true]) {
             for (const page of PAGES) {
               const sort = { field, desc };
-              assert.deepEqual(await softwarePage(db, resolved, sort, page), await oracleSoftware(db, resolved, sort, page), `software q=${q} sort=${desc ? '-' : ''}${field} ${JSON.stringify(page)}`);
+              assert.deepEqual(await softwarePage(db, store.dialect, resolved, sort, page), await oracleSoftware(db, resolved, sort, page), `software q=${q} sort=${desc ? '-' : ''}${field} ${JSON.stringify(page)}`);
               cases++;
             }
           }

@@ -86,6 +86,20 @@ async function sampleImages<K extends string | number>(
   return { byKey, imageIds };
 }
 
+/**
+ * A page's reads: on PostgreSQL in one read-only transaction with JIT off. The planner costs a UNION of per-group
+ * index reads that each stop after 20 rows as if each read its whole range, crosses jit_above_cost, and then spends
+ * seconds compiling a query that runs in a millisecond. (The transaction also gives the page one snapshot.)
+ */
+function reading<T>(db: Kysely<Tables>, dialect: Dialect, f: (db: Kysely<Tables>) => Promise<T>): Promise<T> {
+  if (dialect !== 'postgres') return f(db);
+  return db.transaction().execute(async (trx) => {
+    await sql`set transaction read only`.execute(trx);
+    await sql`set local jit = off`.execute(trx);
+    return f(trx);
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Software
 
@@ -120,19 +134,28 @@ const held = (eb: PackagesEb) => eb.exists(eb.selectFrom('fleet_package_scans as
 
 export async function softwarePage(
   db: Kysely<Tables>,
+  dialect: Dialect,
   resolved: ResolvedQuery<Tables, 'packages'>,
   sort: Sort<SoftwareSortField>,
   page: { limit: number; offset: number },
 ): Promise<{ items: FleetSoftwareOut[]; total: number }> {
-  const all = isEverything(resolved);
+  return reading(db, dialect, (r) => softwareIn(r, resolved, sort, page));
+}
+
+async function softwareIn(
+  db: Kysely<Tables>,
+  resolved: ResolvedQuery<Tables, 'packages'>,
+  sort: Sort<SoftwareSortField>,
+  page: { limit: number; offset: number },
+): Promise<{ items: FleetSoftwareOut[]; total: number }> {
   const cond = softwareCondition(resolved);
   const dir = sort.desc ? 'desc' : 'asc';
-  // The groups with a held dictionary row matching q. With q, the total comes with the page (q is evaluated once);
-  // without, it is the table's row count (a window over every group would read them all).
+  // The groups with a held dictionary row matching q (IN, not EXISTS per group: a selective q then reads its few
+  // rows, and a broad one is hashed once).
   let q = db
     .selectFrom('fleet_packages')
-    .select(['fleet_packages.name', 'fleet_packages.version', 'fleet_packages.type', 'fleet_packages.images', (eb) => (all ? sql<number>`null` : eb.fn.countAll<number>().over()).as('total')])
-    .$if(!all, (qb) =>
+    .select(['fleet_packages.name', 'fleet_packages.version', 'fleet_packages.type', 'fleet_packages.images'])
+    .$if(!isEverything(resolved), (qb) =>
       qb.where((eb) =>
         eb(
           eb.refTuple('fleet_packages.name', 'fleet_packages.version', 'fleet_packages.type'),
@@ -141,6 +164,8 @@ export async function softwarePage(
         ),
       ),
     );
+  const totalRow = await db.selectFrom(q.as('m')).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+  const total = num(totalRow?.n);
   // Ties in name, version, type order, as they always were. `bucket` grows with `images`, so leading with it keeps
   // the order and lets its index (rather than a sort of every group) find the first rows.
   switch (sort.field) {
@@ -158,10 +183,6 @@ export async function softwarePage(
       break;
   }
   const groups = await q.limit(page.limit).offset(page.offset).execute();
-  const count = async (): Promise<number> =>
-    num((await db.selectFrom(q.clearSelect().clearOrderBy().select('fleet_packages.name').as('m')).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst())?.n);
-  // A page past the end has no row to carry the total.
-  const total = all ? await count() : groups[0] !== undefined ? num(groups[0].total) : page.offset === 0 ? 0 : await count();
   if (groups.length === 0) return { items: [], total };
 
   const inPage = (eb: PackagesEb) =>
@@ -301,11 +322,11 @@ async function vulnerabilityGroups(
   page: { limit: number; offset: number },
 ): Promise<{ groups: VulnGroup[]; total: number }> {
   let source: AliasedExpression<VulnGroup, 'g'>;
-  let total: Promise<{ n: number } | undefined>;
+  let total: () => Promise<{ n: number } | undefined>;
   const onFacets = isEverything(resolved) ? null : facetCondition(resolved, dialect);
   if (isEverything(resolved)) {
     source = db.selectFrom('fleet_vulns').select(['vuln_id', 'severity_rank as rank', 'images', 'cvss_score as cvss', 'epss', 'kev', 'has_fix as fixable']).as('g');
-    total = db.selectFrom('fleet_vulns').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+    total = () => db.selectFrom('fleet_vulns').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
   } else if (onFacets !== null) {
     // Per live set with a matching facet: its images, and the columns over its matching facets.
     const hits = db
@@ -339,7 +360,7 @@ async function vulnerabilityGroups(
       ])
       .$castTo<VulnGroup>()
       .as('g');
-    total = db.selectFrom(hits).select((eb) => eb.fn.count<number>('h.vuln_id').distinct().as('n')).executeTakeFirst();
+    total = () => db.selectFrom(hits).select((eb) => eb.fn.count<number>('h.vuln_id').distinct().as('n')).executeTakeFirst();
   } else {
     // A per-detection field: group the matching detections (the join only when a search needs it).
     const base = db
@@ -359,7 +380,7 @@ async function vulnerabilityGroups(
       .groupBy('detections.vuln_id')
       .$castTo<VulnGroup>()
       .as('g');
-    total = base.select((eb) => eb.fn.count<number>('detections.vuln_id').distinct().as('n')).executeTakeFirst();
+    total = () => base.select((eb) => eb.fn.count<number>('detections.vuln_id').distinct().as('n')).executeTakeFirst();
   }
   const dir = sort.desc ? 'desc' : 'asc';
   let q = db.selectFrom(source).selectAll('g');
@@ -377,11 +398,21 @@ async function vulnerabilityGroups(
     case 'id':
       break;
   }
-  const [groups, totalRow] = await Promise.all([q.orderBy('g.vuln_id', sort.field === 'id' ? dir : 'asc').limit(page.limit).offset(page.offset).execute(), total]);
-  return { groups, total: num(totalRow?.n) };
+  const groups = await q.orderBy('g.vuln_id', sort.field === 'id' ? dir : 'asc').limit(page.limit).offset(page.offset).execute();
+  return { groups, total: num((await total())?.n) };
 }
 
 export async function vulnerabilityPage(
+  db: Kysely<Tables>,
+  dialect: Dialect,
+  resolved: ResolvedQuery<Tables, VulnTB>,
+  sort: Sort<VulnerabilitySortField>,
+  page: { limit: number; offset: number },
+): Promise<{ items: FleetVulnerabilityOut[]; total: number }> {
+  return reading(db, dialect, (r) => vulnerabilitiesIn(r, dialect, resolved, sort, page));
+}
+
+async function vulnerabilitiesIn(
   db: Kysely<Tables>,
   dialect: Dialect,
   resolved: ResolvedQuery<Tables, VulnTB>,

@@ -235,6 +235,23 @@ for (const kind of ['sqlite', 'postgres'] as StoreKind[]) {
       assert.notDeepEqual(await detectionState(store), before);
     });
 
+    it('the CVSS score that was the maximum of some images lowered: their extremes are recounted', async () => {
+      const top = await store.read
+        .selectFrom('detections as d')
+        .innerJoin('images as i', 'i.pk', 'd.image_pk')
+        .select(['d.vuln_id', 'i.image_id', 'i.cvss_max'])
+        .whereRef('d.cvss_score', '=', 'i.cvss_max')
+        .orderBy('d.vuln_id')
+        .executeTakeFirst();
+      assert.ok(top !== undefined);
+      const low = { type: 'CVSS_V3' as const, vector: 'CVSS:3.1/AV:L/AC:H/PR:H/UI:R/S:U/C:N/I:N/A:L', source: 'test' };
+      const named = allAdvisories(dbPath).filter((s) => [s.advisory.id, ...s.advisory.aliases].includes(top.vuln_id));
+      await changeVulnDb(dbPath, (e) => named.forEach((s) => e.revise(s, { ...s.advisory, cvss: [low], modified: '2099-03-01T00:00:00Z' })));
+      await reevaluate();
+      const after = await store.read.selectFrom('images').select('cvss_max').where('image_id', '=', top.image_id).executeTakeFirstOrThrow();
+      assert.ok(after.cvss_max === null || Number(after.cvss_max) < Number(top.cvss_max), `${top.vuln_id} no longer holds ${top.image_id}'s maximum`);
+    });
+
     it('images stored while there was no database are evaluated when one is installed', async () => {
       renameSync(dbPath, `${dbPath}.away`);
       vulndb.refresh();

@@ -353,7 +353,7 @@ async function moveCounts(trx: Transaction<Tables>, deltas: readonly [number, Co
   for (const part of chunks(losing, 1000)) {
     const current = await trx.selectFrom('images').select(['pk', 'cvss_max', 'cvss_min']).where('pk', 'in', part).execute();
     const extremes = new Map(current.map((c) => [Number(c.pk), [c.cvss_max, c.cvss_min].map((x) => (x === null ? null : Number(x)))]));
-    void extremes;
+    for (const [pk, d] of deltas) if (lost(d).some((score) => extremes.get(pk)?.includes(score))) recount.add(pk);
   }
   const images: ReturnType<typeof sql>[] = [];
   const scans: ReturnType<typeof sql>[] = [];
