@@ -445,8 +445,9 @@ describe('web UI in headless Chromium against a real server', { timeout: 600_000
     await page.getByRole('tab', { name: 'Summary' }).focus();
     await page.keyboard.press('ArrowRight');
     await page.waitForURL(/\/software$/);
+    // The URL changes a render before the tabs do: wait for them rather than race them.
+    await eventually(() => page.getByRole('tab', { name: 'Installed Software' }).getAttribute('aria-selected'), 'true', 'the Installed Software tab selected');
     assert.equal(await page.evaluate(() => document.activeElement?.id), 'tab-software');
-    assert.equal(await page.getByRole('tab', { name: 'Installed Software' }).getAttribute('aria-selected'), 'true');
     assert.equal(await page.getByRole('tab', { name: 'Summary' }).getAttribute('tabindex'), '-1');
     await page.keyboard.press('End');
     await page.waitForURL(/\/layers$/);
