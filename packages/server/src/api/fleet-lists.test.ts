@@ -170,8 +170,10 @@ async function aggregateState(db: Kysely<Tables>): Promise<string[]> {
   const scans = await db.selectFrom('fleet_package_scans as s').innerJoin('packages as p', 'p.pk', 's.package_pk').select(['p.pkey', 's.scan_type', 's.images']).execute();
   const sets = await db.selectFrom('fleet_vuln_sets').select(['skey', 'vuln_id', 'images']).where('images', '>', 0).execute();
   const vulns = await db.selectFrom('fleet_vulns').selectAll().execute();
+  const totals = await db.selectFrom('fleet_totals').selectAll().where('n', '<>', 0).execute();
+  assert.equal(num(totals.find((t) => t.name === 'packages')?.n), packages.length, 'fleet_totals counts fleet_packages');
   const line = (tag: string, row: Record<string, unknown>): string => JSON.stringify([tag, ...Object.values(row).map((v) => (typeof v === 'number' || v === null ? v : String(v)))]);
-  return [...packages.map((r) => line('p', r)), ...scans.map((r) => line('s', r)), ...sets.map((r) => line('v', r)), ...vulns.map((r) => line('f', r))].sort();
+  return [...packages.map((r) => line('p', r)), ...scans.map((r) => line('s', r)), ...sets.map((r) => line('v', r)), ...vulns.map((r) => line('f', r)), ...totals.map((r) => line('t', r))].sort();
 }
 
 const REAL = ['debian12', 'debian12-layers', 'sca-node', 'sca-python', 'sca-java', 'sca-go', 'sca-dotnet'];

@@ -148,24 +148,38 @@ async function softwareIn(
   sort: Sort<SoftwareSortField>,
   page: { limit: number; offset: number },
 ): Promise<{ items: FleetSoftwareOut[]; total: number }> {
+  const all = isEverything(resolved);
   const cond = softwareCondition(resolved);
   const dir = sort.desc ? 'desc' : 'asc';
-  // The groups with a held dictionary row matching q (IN, not EXISTS per group: a selective q then reads its few
-  // rows, and a broad one is hashed once).
-  let q = db
+  const groupsRow = await db.selectFrom('fleet_totals').select('n').where('name', '=', 'packages').executeTakeFirst();
+  const members = db.selectFrom('packages').select(['packages.name', 'packages.version', 'packages.type']).where(held).where(cond);
+  // The groups with a held dictionary row matching q, as an IN list: a selective q reads its few rows, a broad one
+  // is hashed once. That also gives the total.
+  const listed = db
     .selectFrom('fleet_packages')
     .select(['fleet_packages.name', 'fleet_packages.version', 'fleet_packages.type', 'fleet_packages.images'])
-    .$if(!isEverything(resolved), (qb) =>
-      qb.where((eb) =>
-        eb(
-          eb.refTuple('fleet_packages.name', 'fleet_packages.version', 'fleet_packages.type'),
-          'in',
-          db.selectFrom('packages').select(['packages.name', 'packages.version', 'packages.type']).where(held).where(cond).$asTuple('name', 'version', 'type'),
-        ),
-      ),
-    );
-  const totalRow = await db.selectFrom(q.as('m')).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
-  const total = num(totalRow?.n);
+    .$if(!all, (qb) => qb.where((eb) => eb(eb.refTuple('fleet_packages.name', 'fleet_packages.version', 'fleet_packages.type'), 'in', members.$asTuple('name', 'version', 'type'))));
+  const total = all ? num(groupsRow?.n) : num((await db.selectFrom(listed.as('m')).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst())?.n);
+  // When most groups match, a page in name, version or type order is found sooner by walking that order's index and
+  // testing each group (a tenth matching: about ten groups read per row shown) than by sorting every match.
+  const walk = !all && sort.field !== 'images' && total * 10 >= num(groupsRow?.n);
+  let q = walk
+    ? db
+        .selectFrom('fleet_packages')
+        .select(['fleet_packages.name', 'fleet_packages.version', 'fleet_packages.type', 'fleet_packages.images'])
+        .where((eb) =>
+          eb.exists(
+            eb
+              .selectFrom('packages')
+              .select('packages.pk')
+              .whereRef('packages.name', '=', 'fleet_packages.name')
+              .whereRef('packages.version', '=', 'fleet_packages.version')
+              .whereRef('packages.type', '=', 'fleet_packages.type')
+              .where(held)
+              .where(cond),
+          ),
+        )
+    : listed;
   // Ties in name, version, type order, as they always were. `bucket` grows with `images`, so leading with it keeps
   // the order and lets its index (rather than a sort of every group) find the first rows.
   switch (sort.field) {

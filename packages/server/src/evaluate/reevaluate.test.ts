@@ -257,6 +257,59 @@ for (const kind of ['sqlite', 'postgres'] as StoreKind[]) {
       assert.ok(after.cvss_max === null || Number(after.cvss_max) < Number(top.cvss_max), `${top.vuln_id} no longer holds ${top.image_id}'s maximum`);
     });
 
+    it('a run stopped after its first chunk of images, then run again, gives no finding twice', async () => {
+      // A new advisory for the package most images have: one new detection per holding.
+      const [widest] = await store.read
+        .selectFrom('evaluation_keys')
+        .select(['lookup_key', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('lookup_key', 'like', '["Debian:12"%')
+        .groupBy('lookup_key')
+        .orderBy('n', 'desc')
+        .orderBy('lookup_key')
+        .limit(1)
+        .execute();
+      assert.ok(widest !== undefined);
+      const [ecosystem, name] = JSON.parse(widest.lookup_key) as [string, string];
+      const record: Advisory = {
+        id: 'CVE-2099-0001',
+        aliases: [],
+        related: [],
+        source: 'test',
+        summary: `every ${name}`,
+        details: '',
+        published: null,
+        modified: '2026-11-29T00:00:00Z',
+        cvss: [],
+        severity: { level: 'HIGH', source: 'debian' },
+        references: [],
+        affected: [{ ecosystem, package: name, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }] }], versions: [] }],
+      };
+      await changeVulnDb(dbPath, (e) => e.revise({ source: { name: 'test:extra', kind: 'osv', origin: 'test' }, key: record.id, advisory: record }, record));
+      vulndb.refresh();
+      // Progress counts pairs, then images once the rewrite starts (the total grows): stop after the first chunk.
+      const stop = new AbortController();
+      let pairs: number | null = null;
+      const first = reevaluateAll(store, vulndb, {
+        imageChunk: 3,
+        signal: stop.signal,
+        onProgress: (_done, total) => {
+          pairs ??= total;
+          if (total > pairs) stop.abort();
+        },
+      });
+      await assert.rejects(first, /cancelled/);
+      const r = await reevaluate();
+      assert.ok(r.added > 0);
+      const twice = await store.read
+        .selectFrom('detections')
+        .select(['image_package_pk', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('vuln_id', '=', record.id)
+        .groupBy('image_package_pk')
+        .having((eb) => eb.fn.countAll(), '>', 1)
+        .execute();
+      assert.deepEqual(twice, []);
+    });
+
     it('images stored while there was no database are evaluated when one is installed', async () => {
       renameSync(dbPath, `${dbPath}.away`);
       vulndb.refresh();

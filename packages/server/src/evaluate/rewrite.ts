@@ -5,8 +5,9 @@
  * vulnerability at a time (`PairChange`): a finding whose content changed is updated in place on every image
  * holding the pair, one that went away is deleted, a new one is inserted; findings both sides share are left
  * alone. The rows are found through the vuln_id index, one index range per changed vulnerability and chunk of
- * images (each row read once, only its pk and keys), then updated or deleted by pk in batched statements; a database
- * update that revises one advisory of a package with fifty findings touches one detection per image, not fifty.
+ * images (or, when many vulnerabilities changed, by image: an image's rows lie together), each row read once and
+ * only its keys, then updated or deleted by pk in batched statements; a database update that revises one advisory
+ * of a package with fifty findings touches one detection per image, not fifty.
  * A pair whose images may disagree (unsettled) or whose signature cannot be read is rewritten whole.
  *
  * The images' denormalised counts move by the same difference, known from the signatures (severity and CVSS score
@@ -130,9 +131,10 @@ export async function rewritePairs(
   const whole = pks.filter((pk) => changed.get(pk)?.findings === null);
   /** findingKey → the recorded finding and the new one (update in place) or null (delete). */
   const targets = new Map<string, Target>();
-  const vulnIds = new Set<string>();
   /** Every vulnerability whose detections change (unknown when a pair is rewritten whole). */
   const touched = new Set<string>();
+  /** findingKeys of new findings: a holding that has one already (a run stopped after its chunk) is not given it twice. */
+  const added = new Set<string>();
   /** Per pair: findings to insert on each of its holders (all of them for a pair rewritten whole). */
   const inserts = new Map<number, Template[]>();
   for (const [pk, c] of changed) {
@@ -142,10 +144,11 @@ export async function rewritePairs(
     }
     const ins: Template[] = [];
     for (const { before, after } of c.findings) {
-      if (before !== null) {
-        targets.set(findingKey(pk, before.hash), { before, after });
-        vulnIds.add(before.vulnId.toLowerCase());
-      } else if (after !== null) ins.push(after);
+      if (before !== null) targets.set(findingKey(pk, before.hash), { before, after });
+      else if (after !== null) {
+        ins.push(after);
+        added.add(findingKey(pk, after.hash));
+      }
       touched.add((before?.vulnId ?? after?.vulnId ?? '').toLowerCase());
     }
     if (ins.length > 0) inserts.set(pk, ins);
@@ -158,7 +161,8 @@ export async function rewritePairs(
     cancelled(signal);
     await store.db.transaction().execute(async (trx) => {
       if (store.dialect === 'postgres') await trx.selectFrom('images').select('pk').where('pk', 'in', chunk).orderBy('pk').forUpdate().execute();
-      const fleet = await beginFleetUpdate(trx, store.dialect, chunk, { packages: false, ...(whole.length === 0 ? { vulnIds: [...touched] } : {}) });
+      // The fleet aggregates read only the changed vulnerabilities' rows when they are few (as changedRows does).
+      const fleet = await beginFleetUpdate(trx, store.dialect, chunk, { packages: false, ...(whole.length === 0 && touched.size <= BY_VULN ? { vulnIds: [...touched] } : {}) });
       const deltas = new Map<number, CountDelta>();
       const delta = (image: number): CountDelta => {
         let d = deltas.get(image);
@@ -166,7 +170,7 @@ export async function rewritePairs(
         return d;
       };
       // Changed and vanished findings: their rows, updated or deleted by pk; the counts move by what each row held.
-      const { updates, deletes } = await changedRows(trx, chunk, [...vulnIds], targets);
+      const { updates, deletes, present } = await changedRows(trx, chunk, [...touched], targets, added);
       const fresh: Detections = { rows: [], findings: new Map() };
       for (const { row, target } of [...updates, ...deletes]) {
         const d = delta(row.image);
@@ -196,7 +200,7 @@ export async function rewritePairs(
           acc.removed += Number(del.numDeletedRows);
         }
         for (const ip of await holdings(trx, chunk, inserting)) {
-          const ins = inserts.get(ip.packagePk) as Template[];
+          const ins = (inserts.get(ip.packagePk) as Template[]).filter((t) => !present.has(`${ip.pk}\u0001${t.hash}`));
           stamp(ip.image, { image_package_pk: ip.pk, package_pk: ip.packagePk, scan_type: ip.scanType, layer_index: ip.layer }, ins, fresh);
           // A pair rewritten whole: what the image held before is not known here.
           if (changed.get(ip.packagePk)?.findings === null) recount.add(ip.image);
@@ -242,31 +246,36 @@ async function holdings(trx: Transaction<Tables>, chunk: readonly number[], pks:
 }
 
 /**
- * The chunk's detections of changed findings, in pk order: those to update and those to delete. Read by vuln id
- * (one index range per vulnerability within the chunk's pk range) for a few vulnerabilities, by image for many.
+ * The chunk's detections of changed findings, in pk order: those to update and those to delete; and which holdings
+ * (image_package pk + hash) already have one of the `added` findings. Read by vuln id (one index range per
+ * vulnerability within the chunk's pk range) for a few vulnerabilities, by image for many.
  */
 async function changedRows(
   trx: Transaction<Tables>,
   chunk: readonly number[],
   vulnIds: readonly string[],
   targets: ReadonlyMap<string, Target>,
-): Promise<{ updates: { row: ChangedRow; target: Target & { after: Template } }[]; deletes: { row: ChangedRow; target: Target }[] }> {
+  added: ReadonlySet<string>,
+): Promise<{ updates: { row: ChangedRow; target: Target & { after: Template } }[]; deletes: { row: ChangedRow; target: Target }[]; present: Set<string> }> {
   const hits: { row: ChangedRow; target: Target }[] = [];
+  const present = new Set<string>();
   if (vulnIds.length > 0) {
     const members = new Set(chunk);
     const byVuln = vulnIds.length <= BY_VULN;
     for (const part of byVuln ? chunks(vulnIds, 500) : [null]) {
       const rows = await trx
         .selectFrom('detections')
-        .select(['pk', 'image_pk', 'package_pk', 'finding', 'scan_type'])
+        .select(['pk', 'image_pk', 'image_package_pk', 'package_pk', 'finding', 'scan_type'])
         .$if(part !== null, (q) => q.where((eb) => eb(eb.fn('lower', ['vuln_id']), 'in', part ?? [])))
         .where('image_pk', '>=', chunk[0] as number)
         .where('image_pk', '<=', chunk[chunk.length - 1] as number)
         .execute();
       for (const r of rows) {
         if (!members.has(Number(r.image_pk))) continue;
-        const target = targets.get(findingKey(Number(r.package_pk), r.finding));
+        const key = findingKey(Number(r.package_pk), r.finding);
+        const target = targets.get(key);
         if (target !== undefined) hits.push({ row: { pk: Number(r.pk), image: Number(r.image_pk), scanType: r.scan_type }, target });
+        else if (added.has(key)) present.add(`${Number(r.image_package_pk)}\u0001${r.finding}`);
       }
     }
   }
@@ -277,7 +286,7 @@ async function changedRows(
     if (h.target.after === null) deletes.push(h);
     else updates.push({ row: h.row, target: { before: h.target.before, after: h.target.after } });
   }
-  return { updates, deletes };
+  return { updates, deletes, present };
 }
 
 const UPDATED = ['finding', 'severity', 'severity_rank', 'status', 'has_fix', 'kev', 'epss', 'cvss_score', 'class'] as const;

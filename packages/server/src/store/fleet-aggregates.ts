@@ -21,6 +21,7 @@
  *    EPSS, KEV and fix come from the matching facets. Sets and facets are few (per vulnerability, the distinct
  *    combinations across the fleet), and are kept when their count drops to 0 (reused, never dangling).
  *  - fleet_vulns: per vulnerability id, the unfiltered columns of its list row (from its live sets).
+ *  - fleet_totals: the number of fleet_packages rows (the software list's total without q).
  *
  * Maintenance: image counts cannot be derived from the rows written alone (is this the image's only row in the
  * group?), so a change is applied as a difference of per-image contributions: what the touched images contributed
@@ -38,7 +39,7 @@ import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { Dialect } from './database.js';
 import type { Tables } from './schema.js';
 import { insertRows } from './bulk.js';
-import { paddedIn } from './chunks.js';
+import { fixedChunks, paddedIn } from './chunks.js';
 
 export interface FleetScope {
   /** image_packages change (default true). */
@@ -110,6 +111,19 @@ function bump(map: Map<string, number>, key: string, by = 1): void {
 
 function hash(text: string): string {
   return createHash('sha256').update(text).digest('base64url');
+}
+
+/** Facet keys by their text, for the life of the process (uploads keep producing the same few thousand facets). */
+const facetKeys = new Map<string, string>();
+const MAX_FACET_KEYS = 100_000;
+
+function facetKey(text: string): string {
+  let k = facetKeys.get(text);
+  if (k === undefined) {
+    if (facetKeys.size >= MAX_FACET_KEYS) facetKeys.clear();
+    facetKeys.set(text, (k = hash(text)));
+  }
+  return k;
 }
 
 /** Numbers as the engines return them (PostgreSQL int8 arrives as a number: see database.ts). */
@@ -245,7 +259,7 @@ async function vulnContribution(db: Kysely<Tables>, imagePks: readonly number[],
       const d = columnsOf.get(r.finding) as FindingColumns;
       const columns = [d.vuln_id, p.type, p.name, r.scan_type, d.class, d.severity, d.severity_rank, d.status, d.has_fix, d.kev, d.epss, d.cvss_score] as const;
       const [vuln_id, type, name, scan_type, cls, severity, severity_rank, status, has_fix, kev, epss, cvss_score] = columns;
-      facet = { fkey: hash(JSON.stringify(columns)), vuln_id, type, name, scan_type, class: cls, severity, severity_rank, status, has_fix, kev, epss, cvss_score };
+      facet = { fkey: facetKey(JSON.stringify(columns)), vuln_id, type, name, scan_type, class: cls, severity, severity_rank, status, has_fix, kev, epss, cvss_score };
       byScan.set(r.scan_type, facet);
     }
     const image = n(r.image_pk);
@@ -279,6 +293,7 @@ const FACETS_SHAPE = {
   columns: ['fkey', 'vuln_id', 'type', 'name', 'scan_type', 'class', 'severity', 'severity_rank', 'status', 'has_fix', 'kev', 'epss', 'cvss_score'],
   onConflictDoNothing: 'fkey',
 } as const;
+const TOTALS_SHAPE = { table: 'fleet_totals', columns: ['name', 'n'], onConflictAdd: { key: ['name'], add: ['n'] } } as const;
 const MEMBERS_SHAPE = { table: 'fleet_vuln_set_facets', columns: ['set_pk', 'facet_pk'], onConflictDoNothing: ['set_pk', 'facet_pk'] } as const;
 
 /** `bucket` of a count: its decimal digits (see FleetPackagesTable). */
@@ -292,22 +307,51 @@ async function applyPackages(db: Kysely<Tables>, dialect: Dialect, before: Contr
     PACKAGES_SHAPE,
     groups.map(([name, version, type, d]) => [name, version, type, d, bucketOf(d)]),
   );
-  // The rows whose count reached 0 go; the others get their bucket back in line (a write only when it changed).
-  for (const part of chunks(groups, KEY_CHUNK)) {
-    const keys = (eb: ExpressionBuilder<Tables, 'fleet_packages'>) =>
-      eb(
-        eb.refTuple('name', 'version', 'type'),
-        'in',
-        part.map(([name, version, type]) => eb.tuple(name, version, type)),
-      );
-    if (part.some(([, , , d]) => d < 0)) await db.deleteFrom('fleet_packages').where(keys).where('images', '<=', 0).execute();
+  // The rows just written, read back once (cut to repeating sizes: the statements are prepared once): those holding
+  // 0 images go; a bucket behind its count is set (rarely: a count gaining a digit); and the number of groups
+  // (fleet_totals) moves by those created, less those emptied. Created: holding exactly what was added (a row that
+  // existed held at least 1; on PostgreSQL a concurrent creator of the same group commits first, and this
+  // transaction then reads its count plus ours).
+  let created = 0;
+  const empty: (readonly [string, string, string])[] = [];
+  const behind: (readonly [string, string, string])[] = [];
+  for (const part of fixedChunks(groups)) {
+    const added = new Map(part.map(([name, version, type, d]) => [JSON.stringify([name, version, type]), d]));
+    const rows = await db
+      .selectFrom('fleet_packages')
+      .select(['name', 'version', 'type', 'images', 'bucket'])
+      .where((eb) =>
+        eb(
+          eb.refTuple('name', 'version', 'type'),
+          'in',
+          part.map(([name, version, type]) => eb.tuple(name, version, type)),
+        ),
+      )
+      .execute();
+    for (const r of rows) {
+      const images = n(r.images);
+      const key = [r.name, r.version, r.type] as const;
+      const d = added.get(JSON.stringify(key)) ?? 0;
+      if (d > 0 && images === d) created++;
+      if (images <= 0) empty.push(key);
+      else if (n(r.bucket) !== bucketOf(images)) behind.push(key);
+    }
+  }
+  const keysIn = (keys: readonly (readonly [string, string, string])[]) => (eb: ExpressionBuilder<Tables, 'fleet_packages'>) =>
+    eb(
+      eb.refTuple('name', 'version', 'type'),
+      'in',
+      keys.map(([name, version, type]) => eb.tuple(name, version, type)),
+    );
+  for (const part of chunks(empty, KEY_CHUNK)) await db.deleteFrom('fleet_packages').where(keysIn(part)).execute();
+  for (const part of chunks(behind, KEY_CHUNK)) {
     await db
       .updateTable('fleet_packages')
       .set({ bucket: sql<number>`length(cast(images as text))` })
-      .where(keys)
-      .where('bucket', '<>', sql<number>`length(cast(images as text))`)
+      .where(keysIn(part))
       .execute();
   }
+  if (created !== empty.length) await insertRows(db, dialect, TOTALS_SHAPE, [['packages', created - empty.length]]);
   const scans = difference(before.scans, after.scans).map(([k, d]) => [...(JSON.parse(k) as [number, string]), d] as const);
   await insertRows(db, dialect, SCANS_SHAPE, scans.map(([pk, scanType, d]) => [pk, scanType, d]));
   const gone = scans.filter(([, , d]) => d < 0);
@@ -449,7 +493,7 @@ export async function beginFleetUpdate(trx: Kysely<Tables>, dialect: Dialect, im
 
 /** Recompute every aggregate from the stored rows (migration 0005; a repair), one chunk of images at a time. */
 export async function rebuildFleetAggregates(db: Kysely<Tables>, dialect: Dialect, options: { chunk?: number } = {}): Promise<void> {
-  for (const t of ['fleet_packages', 'fleet_package_scans', 'fleet_vuln_set_facets', 'fleet_vuln_sets', 'fleet_vuln_facets', 'fleet_vulns'] as const) await db.deleteFrom(t).execute();
+  for (const t of ['fleet_packages', 'fleet_package_scans', 'fleet_vuln_set_facets', 'fleet_vuln_sets', 'fleet_vuln_facets', 'fleet_vulns', 'fleet_totals'] as const) await db.deleteFrom(t).execute();
   let after = 0;
   for (;;) {
     const rows = await db

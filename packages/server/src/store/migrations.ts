@@ -432,7 +432,30 @@ async function fleetAggregates(db: Kysely<Tables>, dialect: Dialect): Promise<vo
     .addColumn('kev', 'integer', (c) => c.notNull())
     .addColumn('has_fix', 'integer', (c) => c.notNull())
     .execute();
+  // Created here too: the rebuild below keeps it (0006 adds it to stores migrated before it existed).
+  await fleetTotalsTable(db);
   await rebuildFleetAggregates(db, dialect);
+  // Statistics now, not at the next autovacuum: until then PostgreSQL plans the lists' searches blind (seconds).
+  if (dialect === 'postgres') await sql`analyze fleet_packages, fleet_package_scans, fleet_vuln_facets, fleet_vuln_sets, fleet_vuln_set_facets, fleet_vulns`.execute(db);
+}
+
+async function fleetTotalsTable(db: Kysely<Tables>): Promise<void> {
+  await db.schema
+    .createTable('fleet_totals')
+    .ifNotExists()
+    .addColumn('name', 'text', (c) => c.primaryKey())
+    .addColumn('n', 'integer', (c) => c.notNull())
+    .execute();
+}
+
+/** The software list's total without q, kept as a counter (a count(*) of fleet_packages per page is 30 ms on PostgreSQL). */
+async function fleetTotals(db: Kysely<Tables>): Promise<void> {
+  await fleetTotalsTable(db);
+  await db.deleteFrom('fleet_totals').where('name', '=', 'packages').execute();
+  await db
+    .insertInto('fleet_totals')
+    .expression((eb) => eb.selectFrom('fleet_packages').select([sql.lit('packages').as('name'), eb.fn.countAll().as('n')]))
+    .execute();
 }
 
 function provider(dialect: Dialect): MigrationProvider {
@@ -442,6 +465,7 @@ function provider(dialect: Dialect): MigrationProvider {
     '0003_layer_cache': { up: (db: Kysely<Tables>) => layerCache(db, dialect) },
     '0004_registries': { up: (db: Kysely<Tables>) => registries(db, dialect) },
     '0005_fleet_aggregates': { up: (db: Kysely<Tables>) => fleetAggregates(db, dialect) },
+    '0006_fleet_totals': { up: (db: Kysely<Tables>) => fleetTotals(db) },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
