@@ -38,8 +38,9 @@ function report(err: unknown): number {
   return EXIT.error;
 }
 
-try {
-  await program().parseAsync(process.argv);
-} catch (err) {
-  process.exitCode = report(err);
-}
+// No top-level await: the bundle is CommonJS (see scripts/bundle-cli.mjs), run from a V8 code cache.
+program()
+  .parseAsync(process.argv)
+  .catch((err: unknown) => {
+    process.exitCode = report(err);
+  });

@@ -2,7 +2,8 @@
  * `tally db status`: what the database holds and how old it is. Read-only; safe while scans and updates run.
  */
 import { existsSync, statSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openDatabase } from '../util/sqlite.js';
 import { VulnDbError, describeError } from './errors.js';
 import { readSchemaVersion, SCHEMA_VERSION } from './schema.js';
 import { readSources, type SourceRow } from './store.js';
@@ -47,7 +48,7 @@ export function vulndbStatus(path: string, now: Date = new Date()): VulnDbStatus
   if (!existsSync(path)) throw new VulnDbError('VULNDB_NOT_FOUND', `no vulnerability database at ${path}`);
   let db: Database.Database | null = null;
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
+    db = openDatabase(path, { readonly: true, fileMustExist: true });
     const version = readSchemaVersion(db);
     if (version === null || version === 0) throw new VulnDbError('VULNDB_CORRUPT', `${path} is not a Tally vulnerability database`);
     const meta = new Map((db.prepare(`SELECT key, value FROM meta`).all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));

@@ -20,7 +20,8 @@ import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, re
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openDatabase } from '../util/sqlite.js';
 import { TOOL_VERSION } from '../tool.js';
 import { VulnDbError, describeError } from './errors.js';
 import type { Advisory, EpssEntry, KevEntry, VulnDb } from './model.js';
@@ -102,7 +103,7 @@ export class SqliteVulnDb implements VulnDb {
       // The inode identifies the file we hold, for isStale(). Taken BEFORE opening: if an update swaps the file in
       // between, we hold the newer file and merely report ourselves stale (a harmless reopen), never the reverse.
       const inode = statSync(path).ino;
-      db = new Database(path, { readonly: true, fileMustExist: true });
+      db = openDatabase(path, { readonly: true, fileMustExist: true });
       db.pragma('query_only = ON');
       db.pragma('cache_size = -65536'); // 64 MiB page cache: the working set of a scan
       db.pragma('mmap_size = 268435456');
@@ -588,7 +589,7 @@ export class VulnDbWriter {
     const now = options.now ?? (() => new Date());
     mkdirSync(dirname(path), { recursive: true });
     if (options.fresh) rmSync(path, { force: true });
-    const db = new Database(path);
+    const db = openDatabase(path);
     try {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
@@ -615,7 +616,7 @@ export class VulnDbWriter {
       cleanStaleTemps(livePath);
       if (!options.fresh && existsSync(livePath)) copyFileSync(livePath, tmp);
       const openTemp = (): Database.Database => {
-        const d = new Database(tmp);
+        const d = openDatabase(tmp);
         try {
           d.pragma('journal_mode = MEMORY');
           d.pragma('synchronous = OFF');

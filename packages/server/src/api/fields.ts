@@ -8,7 +8,7 @@
  * columns the store keeps per image for this purpose (severity counts, CVSS extremes, scans.vulns, package
  * types), so `vulnerabilities.severity:CRITICAL` over 10,000 images never touches the detections table.
  */
-import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type SelectQueryBuilder, type SqlBool } from 'kysely';
 import { PACKAGE_TYPES } from '@tally/core';
 import { column, matchCondition, type BuildContext, type EnumCondition, type FieldSpec, type FieldTable, type StringCondition, type Dialect } from '../query/index.js';
 import type { Tables } from '../store/schema.js';
@@ -51,12 +51,17 @@ function imageString(description: string, set: (eb: ImagesEb, c: StringCondition
 }
 
 function imageFieldTable(dialect: Dialect): FieldTable<Tables, 'images'> {
+  // SQLite (no statistics) drives `images.pk IN (…)` by rowid lookups of every listed image, then reads and sorts
+  // all the matches for one page: 10,000 rows for `scanType:SCA`. The unary plus (a no-op on the value) rules that
+  // plan out, so SQLite walks the sort's index (images_last_seen by default) probing the list and stops after a
+  // page; a narrow match costs one scan of that index. PostgreSQL plans the semi-join from statistics: left as is.
+  const pk = dialect === 'sqlite' ? sql<number>`+${sql.ref('images.pk')}` : sql.ref<number>('images.pk');
+  const pkIn = <TB extends keyof Tables>(eb: ImagesEb, rows: SelectQueryBuilder<Tables, TB, { image_pk: number }>): Expression<SqlBool> => eb(pk, 'in', rows);
   const inRefs = (col: 'repo' | 'tag' | 'digest') => (eb: ImagesEb, c: StringCondition, ctx: BuildContext) =>
-    eb('images.pk', 'in', eb.selectFrom('image_refs').select('image_refs.image_pk').where((s) => matchCondition(s.ref(`image_refs.${col}`), c, ctx)));
+    pkIn(eb, eb.selectFrom('image_refs').select('image_refs.image_pk').where((s) => matchCondition(s.ref(`image_refs.${col}`), c, ctx)));
   const inPackages = (col: 'name' | 'version' | 'purl') => (eb: ImagesEb, c: StringCondition, ctx: BuildContext) =>
-    eb(
-      'images.pk',
-      'in',
+    pkIn(
+      eb,
       eb
         .selectFrom('packages')
         .innerJoin('image_packages', 'image_packages.package_pk', 'packages.pk')
@@ -73,7 +78,7 @@ function imageFieldTable(dialect: Dialect): FieldTable<Tables, 'images'> {
         nullable: false,
         description: 'a scan type whose results the image holds (Static, Dynamic, SCA)',
         build: (eb, c) =>
-          eb('images.pk', 'in', eb.selectFrom('scans').select('scans.image_pk').where('scans.active', '=', 1).where('scans.scan_type', 'in', [...c.values])),
+          pkIn(eb, eb.selectFrom('scans').select('scans.image_pk').where('scans.active', '=', 1).where('scans.scan_type', 'in', [...c.values])),
       },
       repo: imageString('repository of any repo tag or digest', inRefs('repo')),
       tag: imageString('tag of any repo tag', inRefs('tag')),
@@ -101,10 +106,10 @@ function imageFieldTable(dialect: Dialect): FieldTable<Tables, 'images'> {
         values: PACKAGE_TYPES,
         nullable: false,
         description: 'package type present (deb, npm, maven…)',
-        build: (eb, c) => eb('images.pk', 'in', eb.selectFrom('image_package_types').select('image_package_types.image_pk').where('image_package_types.type', 'in', [...c.values])),
+        build: (eb, c) => pkIn(eb, eb.selectFrom('image_package_types').select('image_package_types.image_pk').where('image_package_types.type', 'in', [...c.values])),
       },
       'vulnerabilities.id': imageString('id of any detected vulnerability (CVE-…, GHSA-…)', (eb, c, ctx) =>
-        eb('images.pk', 'in', eb.selectFrom('detections').select('detections.image_pk').where((s) => matchCondition(s.ref('detections.vuln_id'), c, ctx))),
+        pkIn(eb, eb.selectFrom('detections').select('detections.image_pk').where((s) => matchCondition(s.ref('detections.vuln_id'), c, ctx))),
       ),
       'vulnerabilities.severity': {
         kind: 'enum',
@@ -120,7 +125,7 @@ function imageFieldTable(dialect: Dialect): FieldTable<Tables, 'images'> {
         nullable: false,
         description: 'scan type of any detection',
         build: (eb, c) =>
-          eb('images.pk', 'in', eb.selectFrom('scans').select('scans.image_pk').where('scans.vulns', '>', 0).where('scans.scan_type', 'in', [...c.values])),
+          pkIn(eb, eb.selectFrom('scans').select('scans.image_pk').where('scans.vulns', '>', 0).where('scans.scan_type', 'in', [...c.values])),
       },
       'vulnerabilities.cvss': {
         kind: 'number',
@@ -137,16 +142,16 @@ function imageFieldTable(dialect: Dialect): FieldTable<Tables, 'images'> {
             case 'le':
               return eb('images.cvss_min', '<=', c.value);
             case 'eq':
-              return eb('images.pk', 'in', eb.selectFrom('detections').select('detections.image_pk').where('detections.cvss_score', '=', c.value));
+              return pkIn(eb, eb.selectFrom('detections').select('detections.image_pk').where('detections.cvss_score', '=', c.value));
           }
         },
       },
       'vulnerabilities.total': column<Tables, 'images'>('images.vulns_total', { kind: 'number', integer: true, nullable: false, description: 'number of detections' }),
       'layer.createdBy': imageString('created_by of any layer', (eb, c, ctx) =>
-        eb('images.pk', 'in', eb.selectFrom('layers').select('layers.image_pk').where((s) => matchCondition(s.ref('layers.created_by'), c, ctx))),
+        pkIn(eb, eb.selectFrom('layers').select('layers.image_pk').where((s) => matchCondition(s.ref('layers.created_by'), c, ctx))),
       ),
       'layer.diffId': imageString('diffId of any layer', (eb, c, ctx) =>
-        eb('images.pk', 'in', eb.selectFrom('layers').select('layers.image_pk').where((s) => matchCondition(s.ref('layers.diff_id'), c, ctx))),
+        pkIn(eb, eb.selectFrom('layers').select('layers.image_pk').where((s) => matchCondition(s.ref('layers.diff_id'), c, ctx))),
       ),
       'sensor.type': {
         kind: 'enum',
@@ -154,9 +159,8 @@ function imageFieldTable(dialect: Dialect): FieldTable<Tables, 'images'> {
         nullable: false,
         description: 'type of a sensor that uploaded the image',
         build: (eb, c) =>
-          eb(
-            'images.pk',
-            'in',
+          pkIn(
+            eb,
             eb
               .selectFrom('image_sensors')
               .innerJoin('sensors', 'sensors.pk', 'image_sensors.sensor_pk')
@@ -165,9 +169,8 @@ function imageFieldTable(dialect: Dialect): FieldTable<Tables, 'images'> {
           ),
       },
       'sensor.host': imageString('host of a sensor that uploaded the image', (eb, c, ctx) =>
-        eb(
-          'images.pk',
-          'in',
+        pkIn(
+          eb,
           eb
             .selectFrom('image_sensors')
             .innerJoin('sensors', 'sensors.pk', 'image_sensors.sensor_pk')

@@ -1,8 +1,7 @@
 /**
  * Pass 1 of small uploads in worker threads. Parsing and validating a report (and hashing its packages into
  * dictionary keys) is CPU work independent of the database; on the main thread it would queue behind, and in front
- * of, the SQLite writer. In a worker it runs on another core while the main thread writes the previous upload:
- * on a 2-core machine that is most of the difference between ~35 and over 50 uploads per second.
+ * of, the SQLite writer. In a worker it runs on another core while the main thread writes the previous upload.
  *
  * Bodies too large to be kept in memory are inspected on the main thread, streamed (inspect.ts); so is everything
  * when workers cannot start (the pool then falls back, it never fails an upload for that).

@@ -4,7 +4,8 @@
  * SQLite has one writer; each upload's transaction ends in a COMMIT that writes every page it touched to the WAL,
  * and an upload touches hundreds of random index pages (a new image's packages land all over the package_pk and
  * vulnerability indexes). When several uploads wait for the writer, running them in one transaction writes each
- * shared page once and pays one COMMIT: the difference between ~25 and well over 50 uploads per second here.
+ * shared page once and pays one COMMIT: measured with 500-package uploads into a 200-image store, 2,900 WAL frames
+ * per upload one at a time, 1,400 in groups of eight.
  *
  * Each upload still succeeds or fails on its own: it runs inside a SAVEPOINT, and an upload that throws is rolled
  * back to its savepoint and gets its error, while the others commit. Nobody gets a response before the COMMIT, so

@@ -9,7 +9,8 @@
  */
 import { copyFile, link, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openDatabase } from '../../../util/sqlite.js';
 import { describeError } from '../../../model/issue.js';
 import type { FileContent } from '../../extractor.js';
 import type { DbReadResult, DbRecord } from './records.js';
@@ -29,7 +30,7 @@ export async function readSqlitePackages(content: FileContent, tempDir: string):
 function readRows(path: string): DbReadResult {
   let db: Database.Database;
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
+    db = openDatabase(path, { readonly: true, fileMustExist: true });
   } catch (err: unknown) {
     throw new Error(`SQLite rpmdb: cannot open: ${describeError(err)}`, { cause: err });
   }

@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+// The CLI's entry point (copied to dist/tally.mjs by scripts/bundle-cli.mjs). It runs the CommonJS bundle
+// dist/tally-bundle.cjs through vm.Script with a V8 code cache: parsing and compiling the 1.5 MB bundle was most of
+// every command's start-up. The cache (the bundle compiled, with every function the first run of a command
+// compiled) is kept in the user's cache directory, one file per bundle build, Node (V8) and command; it is written
+// once, atomically, after the first run, and ignored when it cannot be read or written or when V8 rejects it.
+// Built-in modules through process.getBuiltinModule, not `import`: an ES module facade of node:fs reads every
+// export, which loads the fs streams (~6 ms).
+const { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = process.getBuiltinModule('node:fs');
+const { createRequire } = process.getBuiltinModule('node:module');
+const { homedir } = process.getBuiltinModule('node:os');
+const { dirname, join } = process.getBuiltinModule('node:path');
+const { fileURLToPath, pathToFileURL } = process.getBuiltinModule('node:url');
+const { Script } = process.getBuiltinModule('node:vm');
+
+/** Hash of the bundle's contents, filled in by scripts/bundle-cli.mjs. */
+const BUNDLE_HASH = '%BUNDLE_HASH%';
+/** The first arguments that are commands; any other run shares one cache. */
+const COMMANDS = new Set(%COMMANDS%);
+
+const file = fileURLToPath(new URL('./tally-bundle.cjs', import.meta.url));
+// ASCII (checked by the build), so latin1 reads it the same, several times faster than utf8
+const source = readFileSync(file, 'latin1');
+const cachePath = codeCachePath();
+let cachedData;
+if (cachePath !== null) {
+  try {
+    cachedData = readFileSync(cachePath);
+  } catch {
+    // no cache yet, or unreadable: compile from source
+  }
+}
+const script = new Script(source, {
+  filename: file,
+  ...(cachedData ? { cachedData } : {}),
+});
+if (cachePath !== null && (cachedData === undefined || script.cachedDataRejected)) process.once('exit', () => writeCodeCache(cachePath));
+// The bundle is one function expression (esbuild's banner and footer): a CommonJS module wrapper, plus the URL
+// import.meta.url stands for and the import() of the ES modules left out of the bundle (the server), resolved from
+// this directory, the bundle's (vm code cannot call import() itself on Node 20 without an experimental flag).
+const main = script.runInThisContext();
+const module = { exports: {} };
+main.call(module.exports, module.exports, createRequire(file), module, file, dirname(file), pathToFileURL(file).href, (specifier) => import(specifier));
+
+/** Where this bundle's code cache for this command lives: the cache directory as `tally scan` defaults it. */
+function codeCachePath() {
+  try {
+    const env = process.env['TALLY_CACHE_DIR'];
+    const xdg = process.env['XDG_CACHE_HOME'];
+    const dir = env ? env : join(xdg && xdg.startsWith('/') ? xdg : join(homedir(), '.cache'), 'tally');
+    const { size, mtimeMs } = statSync(file);
+    const command = COMMANDS.has(process.argv[2]) ? process.argv[2] : 'other';
+    const key = [BUNDLE_HASH, size, Math.trunc(mtimeMs), process.version, process.versions.v8, process.arch, command].join('-');
+    return join(dir, 'code-cache', `tally-${key.replace(/[^\w.-]/g, '_')}.bin`);
+  } catch {
+    return null;
+  }
+}
+
+/** After the run, so the functions it compiled lazily are in the cache too; never fails the command. */
+function writeCodeCache(path) {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    const data = script.createCachedData();
+    makeDir(dirname(path), 3);
+    writeFileSync(tmp, data, { mode: 0o644 });
+    renameSync(tmp, path);
+    removeStaleCaches(dirname(path), path);
+  } catch {
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // nothing to clean up
+    }
+  }
+}
+
+/** mkdir -p of at most `depth` levels (~/.cache/tally/code-cache); not recursive mkdirSync, which spins forever under /proc. */
+function makeDir(dir, depth) {
+  try {
+    mkdirSync(dir);
+  } catch (err) {
+    if (err.code === 'EEXIST') return;
+    if (err.code !== 'ENOENT' || depth <= 1 || dirname(dir) === dir) throw err;
+    makeDir(dirname(dir), depth - 1);
+    mkdirSync(dir);
+  }
+}
+
+/**
+ * Other builds' caches (another bundle or Node) left for a week: deleted, so rebuilds do not pile them up. A cache
+ * still in use by another installation is written again on its next run; within the week, never (no ping-pong).
+ */
+function removeStaleCaches(dir, keep) {
+  const weekAgo = Date.now() - 7 * 24 * 3600 * 1000;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (path === keep || !name.startsWith('tally-') || !name.endsWith('.bin')) continue;
+    try {
+      if (statSync(path).mtimeMs < weekAgo) rmSync(path, { force: true });
+    } catch {
+      // gone already, or not ours to delete
+    }
+  }
+}
