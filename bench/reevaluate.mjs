@@ -3,11 +3,14 @@
 // on SQLite and on PostgreSQL, against the targets of issue 9 (< 5 s and < 60 s).
 //
 //   node bench/reevaluate.mjs [--store sqlite|postgres|both] [--images 10000] [--packages 500] [--concurrency 8]
+//                             [--keep DIR]
 //
 // Data: images synthesised from the real reports of the real test images (packages/server/src/testing/synth.ts),
 // stored through the real ingestion in process (the HTTP upload path is bench/backend.mjs's subject). The server's
 // database is ../shared/vulndb plus the Debian 12 tracker fixture. Every change is a real swap of the database file
-// made by core's writer, as `tally db update|import` makes it. Runs, in order:
+// made by core's writer, as `tally db update|import` makes it. `--keep DIR`: the SQLite fleet lives in DIR/sqlite and
+// is reused when it is there (built once, by this bench or by bench/fleet-lists.mjs --keep, which synthesise the
+// same fleet); a kept fleet's first run is then a full pass against this bench's database. Runs, in order:
 //   first      the first re-evaluation after the fleet is stored (no records yet: a full pass over every pair)
 //   none       a new file with the same content
 //   ten        10 advisories behind stored detections revised (summary, severity), taken in turn from each feed:
@@ -20,7 +23,7 @@
 // it; PostgreSQL's runs in the server) and the load average are printed next to it.
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { register } from 'tsx/esm/api';
 
 register();
@@ -46,6 +49,7 @@ const CONCURRENCY = Number(opt('concurrency', 8));
 const stores = opt('store', 'both') === 'both' ? ['sqlite', 'postgres'] : [opt('store', 'sqlite')];
 const TARGETS = { ten: 5, random: 5, reimport: 60, revised: 60 };
 const RUNS = ['first', 'none', 'ten', 'random', 'reimport', 'revised', 'forced'];
+const KEEP = opt('keep', null);
 const work = mkdtempSync(join(tmpdir(), 'tally-bench-reevaluate-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 const log = (...a) => console.error('[bench]', ...a);
@@ -75,7 +79,7 @@ const results = {};
 for (const kind of stores) {
   log(`=== ${kind} ===`);
   const pg = kind === 'postgres' ? await startTestPostgres() : null;
-  const dataDir = join(work, `data-${kind}`);
+  const dataDir = KEEP !== null && kind === 'sqlite' ? join(resolve(KEEP), kind) : join(work, `data-${kind}`);
   mkdirSync(join(dataDir, 'vulndb'), { recursive: true });
   const dbPath = serverVulnDbPath(dataDir);
   copyFileSync(vulnDbFile({ debian: true }), dbPath);
@@ -84,32 +88,33 @@ for (const kind of stores) {
   const r = (results[kind] = { runs: {} });
   try {
     let next = 0;
-    let rows = 0;
     let deadlocks = 0;
     const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (next < IMAGES) {
-          const i = next++;
-          const report = synthReport(pool, i, { packages: PACKAGES, seed: 7 });
-          rows += report.packages.length;
-          // Retried as a sensor retries a 5xx: concurrent uploads of new packages can deadlock on PostgreSQL.
-          for (let attempt = 1; ; attempt++) {
-            try {
-              await uploadReport(store, vulndb, report, join(dataDir, 'tmp'));
-              break;
-            } catch (err) {
-              if (err?.code !== '40P01' || attempt === 5) throw err;
-              deadlocks++;
+    const stored = Number((await store.read.selectFrom('images').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst()).n);
+    if (stored > 0 && stored !== IMAGES) throw new Error(`${dataDir} holds ${stored} images, not ${IMAGES}`);
+    if (stored === 0)
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (next < IMAGES) {
+            const i = next++;
+            const report = synthReport(pool, i, { packages: PACKAGES, seed: 7 });
+            // Retried as a sensor retries a 5xx: concurrent uploads of new packages can deadlock on PostgreSQL.
+            for (let attempt = 1; ; attempt++) {
+              try {
+                await uploadReport(store, vulndb, report, join(dataDir, 'tmp'));
+                break;
+              } catch (err) {
+                if (err?.code !== '40P01' || attempt === 5) throw err;
+                deadlocks++;
+              }
             }
+            if ((i + 1) % 1000 === 0) log(`${i + 1} images stored`);
           }
-          if ((i + 1) % 1000 === 0) log(`${i + 1} images stored`);
-        }
-      }),
-    );
-    r.fleet = { images: IMAGES, packageRows: rows, ingestSeconds: +((performance.now() - t0) / 1000).toFixed(1), uploadDeadlocksRetried: deadlocks };
+        }),
+      );
+    r.fleet = { images: IMAGES, reused: stored > 0, ingestSeconds: +((performance.now() - t0) / 1000).toFixed(1), uploadDeadlocksRetried: deadlocks };
     const count = async (table) => Number((await store.read.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirst()).n);
-    for (const t of ['packages', 'detections', 'evaluation_keys']) r.fleet[t] = await count(t);
+    for (const t of ['image_packages', 'packages', 'detections', 'evaluation_keys']) r.fleet[t] = await count(t);
     log('fleet', r.fleet);
 
     const run = async (change, options = {}) => {

@@ -16,6 +16,7 @@ export interface ServeFlags {
   ui: boolean;
   logLevel: string;
   layerCacheMaxMb: number;
+  jobConcurrency: number;
 }
 
 function port(value: string): number {
@@ -30,6 +31,12 @@ function megabytes(value: string): number {
   return n;
 }
 
+function jobCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 64) throw new InvalidArgumentError('expected a whole number 0-64');
+  return n;
+}
+
 export function serveCommand(): Command {
   return new Command('serve')
     .description('run the backend: sensors upload to it, the API and the web UI read from it')
@@ -41,6 +48,7 @@ export function serveCommand(): Command {
     .option('--no-ui', 'serve the API only')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
     .option('--layer-cache-max-mb <mb>', 'bound of the layer cache shared by sensors and workers; least recently used entries are evicted past it', megabytes, 2048)
+    .option('--job-concurrency <n>', 'PostgreSQL: background jobs this process runs at once (0: API only, jobs left to `tally worker`); SQLite runs them in this process', jobCount, 1)
     .action(async (flags: ServeFlags) => {
       const { closeOnSignals, isPostgresUrl, redactUrl, startServer } = await import('@tally/server');
       const database = flags.database ?? process.env['TALLY_DATABASE_URL'];
@@ -54,6 +62,7 @@ export function serveCommand(): Command {
         staticDir: ui,
         logger: { level: flags.logLevel },
         layerCacheMaxBytes: flags.layerCacheMaxMb * 1024 * 1024,
+        jobConcurrency: flags.jobConcurrency,
       });
       const store = isPostgresUrl(database) ? redactUrl(database) : server.store.description;
       process.stderr.write(`tally: serving ${server.url}${ui ? ' (API and UI)' : ' (API)'} (store: ${store}; vulnerability database: ${server.vulndb.path})\n`);

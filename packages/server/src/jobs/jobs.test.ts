@@ -10,7 +10,12 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { cachedRegistryStorage, freePort, startRegistry, type RegistryServer } from '../../../core/src/testing/registry-server.js';
-import { startTestBackend, testImages, type StoreKind, type TestBackend } from '../testing/backend.js';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { scratchDir, startTestBackend, testImages, vulnDbFile, type StoreKind, type TestBackend } from '../testing/backend.js';
+import { startTestPostgres } from '../testing/postgres.js';
+import { createBackend } from '../server.js';
+import { serverVulnDbPath } from '../evaluate/vulndb.js';
+import { runWorker } from './worker.js';
 import { cronDue, cronMatcher, enqueueDueSyncs, enqueueSync } from './schedule.js';
 import { addRegistry, checkSecretRef, getRegistry, globMatcher, parseRegistryUrl, registryOptions, removeRegistry } from './registries.js';
 import type { JobInfo } from './queue.js';
@@ -183,6 +188,38 @@ for (const kind of ['sqlite', 'postgres'] as StoreKind[]) {
     });
   });
 }
+
+describe('an API-only serve on PostgreSQL (jobConcurrency 0, `tally serve --job-concurrency 0`)', { timeout: 120_000 }, () => {
+  it('queues jobs without running them; a worker runs them', async () => {
+    const pg = await startTestPostgres();
+    const dataDir = join(scratchDir(), `api-only-${process.pid}`);
+    mkdirSync(join(dataDir, 'vulndb'), { recursive: true });
+    copyFileSync(vulnDbFile(), serverVulnDbPath(dataDir));
+    try {
+      const backend = await createBackend({ dataDir, database: pg.url, jobConcurrency: 0 });
+      try {
+        // A database never evaluated against: the start queues a re-evaluation, which nothing here runs.
+        const job = (await backend.jobs.list(10)).find((j) => j.name === 'reevaluate');
+        assert.ok(job !== undefined, 'a re-evaluation is queued at start');
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        assert.equal((await backend.jobs.get(job.id))?.state, 'queued');
+        const worker = await runWorker({ database: pg.url, dataDir, concurrency: 1, pollIntervalMs: 200 });
+        try {
+          for (let waited = 0; (await backend.jobs.get(job.id))?.state !== 'done'; waited += 100) {
+            assert.ok(waited < 60_000, `the worker did not finish ${job.id}: ${JSON.stringify(await backend.jobs.get(job.id))}`);
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+        } finally {
+          await worker.close();
+        }
+      } finally {
+        await backend.close();
+      }
+    } finally {
+      await pg.stop();
+    }
+  });
+});
 
 describe('credentials references', () => {
   it('a password is read from the worker environment or a file, never stored', async () => {
