@@ -111,6 +111,8 @@ export async function upsertDictionary(trx: Kysely<Tables> | Transaction<Tables>
     if (pk === undefined) unknown.push(k);
     else out.set(k, pk);
   }
+  // In key order: concurrent PostgreSQL uploads adding the same new packages then lock them in the same order.
+  unknown.sort();
   for (let i = 0; i < unknown.length; i += 500) {
     const chunk = unknown.slice(i, i + 500);
     const committed = await read.selectFrom('packages').select(['pk', 'pkey']).where('pkey', 'in', paddedIn(chunk)).execute();

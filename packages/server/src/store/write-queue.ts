@@ -12,7 +12,8 @@
  * a kill at any point loses the whole group, which each client then retries (idempotently).
  *
  * Only small uploads are grouped (a big one would hold the others' responses back); PostgreSQL runs every upload in
- * its own transaction, since there concurrent transactions proceed in parallel anyway.
+ * its own transaction, since there concurrent transactions proceed in parallel anyway, and runs it again when
+ * PostgreSQL aborted it to break a deadlock or a serialisation conflict (the work is the whole transaction).
  */
 import { sql, type Transaction } from 'kysely';
 import type { Store } from './database.js';
@@ -36,7 +37,8 @@ export class WriteQueue {
 
   /** Run `work` in a transaction; grouped with other waiting work when `groupable` and the store is SQLite. */
   run<T>(work: (trx: Transaction<Tables>) => Promise<T>, groupable: boolean): Promise<T> {
-    if (!groupable || this.store.dialect !== 'sqlite') return this.store.db.transaction().execute(work);
+    if (this.store.dialect === 'postgres') return retryConflicts(() => this.store.db.transaction().execute(work));
+    if (!groupable) return this.store.db.transaction().execute(work);
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ work, resolve: resolve as (v: unknown) => void, reject });
       if (!this.running) {
@@ -87,6 +89,23 @@ export class WriteQueue {
       }
     } finally {
       this.running = false;
+    }
+  }
+}
+
+/** deadlock_detected, serialization_failure: PostgreSQL rolled the transaction back; running it again may succeed. */
+const CONFLICTS = new Set(['40P01', '40001']);
+const ATTEMPTS = 4;
+
+async function retryConflicts<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      const code = (err as { code?: unknown } | null)?.code;
+      if (attempt >= ATTEMPTS || typeof code !== 'string' || !CONFLICTS.has(code)) throw err;
+      // A short random pause, growing: the other transaction usually commits meanwhile.
+      await new Promise((resolve) => setTimeout(resolve, attempt * 20 + Math.random() * 50));
     }
   }
 }
