@@ -17,29 +17,21 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createGzip } from 'node:zlib';
-import { register } from 'tsx/esm/api';
+import { option, repoRoot, serverModule, storesOption } from './lib.mjs';
 
-register();
-const repoRoot = new URL('..', import.meta.url).pathname;
-const src = (p) => import(join(repoRoot, 'packages/server/src', p));
-const { poolFrom, synthReport, writeHugeReport } = await src('testing/synth.ts');
-const { scanReport, vulnDbFile, debianFixture } = await src('testing/backend.ts');
-const { startTestPostgres } = await src('testing/postgres.ts');
-const { openStore } = await src('store/database.ts');
-const { createToken } = await src('store/tokens.ts');
-const { serverVulnDbPath } = await src('evaluate/vulndb.ts');
+const { poolFrom, synthReport, writeHugeReport } = await serverModule('testing/synth.ts');
+const { scanReport, vulnDbFile, debianFixture } = await serverModule('testing/backend.ts');
+const { startTestPostgres } = await serverModule('testing/postgres.ts');
+const { openStore } = await serverModule('store/database.ts');
+const { createToken } = await serverModule('store/tokens.ts');
+const { serverVulnDbPath } = await serverModule('evaluate/vulndb.ts');
 
-const args = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;
-};
-const IMAGES = Number(opt('images', 10_000));
-const PACKAGES = Number(opt('packages', 500));
-const CONCURRENCY = Number(opt('concurrency', 8));
-const QUERIES = Number(opt('queries', 40));
-const HUGE = args.includes('--skip-huge') ? 0 : Number(opt('huge', 1_000_000));
-const stores = opt('store', 'both') === 'both' ? ['sqlite', 'postgres'] : [opt('store', 'sqlite')];
+const IMAGES = Number(option('images', 10_000));
+const PACKAGES = Number(option('packages', 500));
+const CONCURRENCY = Number(option('concurrency', 8));
+const QUERIES = Number(option('queries', 40));
+const HUGE = process.argv.includes('--skip-huge') ? 0 : Number(option('huge', 1_000_000));
+const stores = storesOption();
 const work = mkdtempSync(join(tmpdir(), 'tally-bench-backend-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 

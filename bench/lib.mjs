@@ -77,3 +77,27 @@ export function table(rows) {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
   return rows.map((r) => r.map((c, i) => String(c).padEnd(widths[i])).join('  ')).join('\n');
 }
+
+/** `--name VALUE` from the command line, else `fallback`. */
+export function option(name, fallback) {
+  const args = process.argv.slice(2);
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;
+}
+
+/** `--store sqlite|postgres|both` (default both). */
+export function storesOption() {
+  const store = option('store', 'both');
+  return store === 'both' ? ['sqlite', 'postgres'] : [store];
+}
+
+let tsxRegistered = false;
+
+/** A module of the server's TypeScript sources, through tsx: the backend benches time the code as it is. */
+export async function serverModule(path) {
+  if (!tsxRegistered) {
+    (await import('tsx/esm/api')).register();
+    tsxRegistered = true;
+  }
+  return import(join(repoRoot, 'packages/server/src', path));
+}

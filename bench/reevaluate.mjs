@@ -24,32 +24,24 @@
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { register } from 'tsx/esm/api';
+import { option, serverModule, storesOption } from './lib.mjs';
 
-register();
-const repoRoot = new URL('..', import.meta.url).pathname;
-const src = (p) => import(join(repoRoot, 'packages/server/src', p));
-const { poolFrom, synthReport, rng } = await src('testing/synth.ts');
-const { scanReport, vulnDbFile, sharedVulnDb, debianFixture } = await src('testing/backend.ts');
-const { startTestPostgres } = await src('testing/postgres.ts');
-const { openStore } = await src('store/database.ts');
-const { ServerVulnDb, serverVulnDbPath } = await src('evaluate/vulndb.ts');
-const { reevaluateAll } = await src('evaluate/reevaluate.ts');
-const { uploadReport, advisoriesAffecting, allAdvisories, changeVulnDb } = await src('evaluate/test-support.ts');
+const { poolFrom, synthReport, rng } = await serverModule('testing/synth.ts');
+const { scanReport, vulnDbFile, sharedVulnDb, debianFixture } = await serverModule('testing/backend.ts');
+const { startTestPostgres } = await serverModule('testing/postgres.ts');
+const { openStore } = await serverModule('store/database.ts');
+const { ServerVulnDb, serverVulnDbPath } = await serverModule('evaluate/vulndb.ts');
+const { reevaluateAll } = await serverModule('evaluate/reevaluate.ts');
+const { uploadReport, advisoriesAffecting, allAdvisories, changeVulnDb } = await serverModule('evaluate/test-support.ts');
 const { importIntoVulnDb } = await import('@tally/core');
 
-const args = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;
-};
-const IMAGES = Number(opt('images', 10_000));
-const PACKAGES = Number(opt('packages', 500));
-const CONCURRENCY = Number(opt('concurrency', 8));
-const stores = opt('store', 'both') === 'both' ? ['sqlite', 'postgres'] : [opt('store', 'sqlite')];
+const IMAGES = Number(option('images', 10_000));
+const PACKAGES = Number(option('packages', 500));
+const CONCURRENCY = Number(option('concurrency', 8));
+const stores = storesOption();
 const TARGETS = { ten: 5, random: 5, reimport: 60, revised: 60 };
 const RUNS = ['first', 'none', 'ten', 'random', 'reimport', 'revised', 'forced'];
-const KEEP = opt('keep', null);
+const KEEP = option('keep', null);
 const work = mkdtempSync(join(tmpdir(), 'tally-bench-reevaluate-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 const log = (...a) => console.error('[bench]', ...a);

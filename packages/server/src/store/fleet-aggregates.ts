@@ -181,17 +181,7 @@ async function packageContribution(db: Kysely<Tables>, imagePks: readonly number
 /** The columns of a detection that a facet takes from it (all but the package's type and name). */
 const DETECTION_FACET_COLUMNS = ['vuln_id', 'class', 'severity', 'severity_rank', 'status', 'has_fix', 'kev', 'epss', 'cvss_score'] as const;
 
-interface FindingColumns {
-  readonly vuln_id: string;
-  readonly class: string;
-  readonly severity: string;
-  readonly severity_rank: number;
-  readonly status: string;
-  readonly has_fix: number;
-  readonly kev: number;
-  readonly epss: number | null;
-  readonly cvss_score: number | null;
-}
+type FindingColumns = Pick<Facet, (typeof DETECTION_FACET_COLUMNS)[number]>;
 
 /**
  * finding hash → the detection columns it fixes (the hash covers them: evaluate/posture.ts). Detections are read
