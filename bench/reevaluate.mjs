@@ -3,14 +3,17 @@
 // on SQLite and on PostgreSQL, against the targets of issue 9 (< 5 s and < 60 s).
 //
 //   node bench/reevaluate.mjs [--store sqlite|postgres|both] [--images 10000] [--packages 500] [--concurrency 8]
-//                             [--keep DIR]
+//                             [--keep DIR] [--database postgres://…] [--runs ten,random,…]
 //
 // Data: images synthesised from the real reports of the real test images (packages/server/src/testing/synth.ts),
 // stored through the real ingestion in process (the HTTP upload path is bench/backend.mjs's subject). The server's
 // database is ../shared/vulndb plus the Debian 12 tracker fixture. Every change is a real swap of the database file
 // made by core's writer, as `tally db update|import` makes it. `--keep DIR`: the SQLite fleet lives in DIR/sqlite and
 // is reused when it is there (built once, by this bench or by bench/fleet-lists.mjs --keep, which synthesise the
-// same fleet); a kept fleet's first run is then a full pass against this bench's database. Runs, in order:
+// same fleet); a kept fleet's first run is then a full pass against this bench's database. `--database URL`:
+// the PostgreSQL runs use that database as it is (empty: the fleet is stored into it and kept there) instead of a
+// throw-away cluster.
+// `--runs`: only these of the runs below (the first always runs: it records the pairs the others compare with). Runs:
 //   first      the first re-evaluation after the fleet is stored (no records yet: a full pass over every pair)
 //   none       a new file with the same content
 //   ten        10 advisories behind stored detections revised (summary, severity), taken in turn from each feed:
@@ -40,8 +43,11 @@ const PACKAGES = Number(option('packages', 500));
 const CONCURRENCY = Number(option('concurrency', 8));
 const stores = storesOption();
 const TARGETS = { ten: 5, random: 5, reimport: 60, revised: 60 };
-const RUNS = ['first', 'none', 'ten', 'random', 'reimport', 'revised', 'forced'];
+const ALL_RUNS = ['first', 'none', 'ten', 'random', 'reimport', 'revised', 'forced'];
+const RUNS = ['first', ...String(option('runs', ALL_RUNS.join(','))).split(',').filter((r) => r !== 'first')];
+for (const r of RUNS) if (!ALL_RUNS.includes(r)) throw new Error(`--runs: unknown run ${r} (known: ${ALL_RUNS.join(', ')})`);
 const KEEP = option('keep', null);
+const DATABASE = option('database', null);
 const work = mkdtempSync(join(tmpdir(), 'tally-bench-reevaluate-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 const log = (...a) => console.error('[bench]', ...a);
@@ -70,7 +76,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const results = {};
 for (const kind of stores) {
   log(`=== ${kind} ===`);
-  const pg = kind === 'postgres' ? await startTestPostgres() : null;
+  const pg = kind !== 'postgres' ? null : DATABASE !== null ? { url: DATABASE, stop: async () => undefined } : await startTestPostgres();
   const dataDir = KEEP !== null && kind === 'sqlite' ? join(resolve(KEEP), kind) : join(work, `data-${kind}`);
   mkdirSync(join(dataDir, 'vulndb'), { recursive: true });
   const dbPath = serverVulnDbPath(dataDir);
@@ -113,19 +119,23 @@ for (const kind of stores) {
       log(name, x);
     };
     record('first', await run());
-    record('none', await run(() => changeVulnDb(dbPath, () => undefined)));
-    const ten = await tenDetected(store, dbPath);
-    const tens = [];
-    for (const k of [1, 2, 3]) tens.push(await run(() => changeVulnDb(dbPath, (e) => ten.forEach((s) => e.revise(s, revise(s.advisory, `ten-${k}`))))));
-    const mid = tens.find((x) => x.seconds === median(tens.map((t) => t.seconds)));
-    record('ten', { ...mid, all: tens.map((t) => t.seconds), advisories: ten.map((s) => s.advisory.id) });
-    const every = allAdvisories(dbPath);
-    const next32 = rng(20261129);
-    const random = Array.from({ length: 10 }, () => every[Math.floor(next32() * every.length)]);
-    record('random', { ...(await run(() => changeVulnDb(dbPath, (e) => random.forEach((s) => e.revise(s, revise(s.advisory, 'random')))))), advisories: random.map((s) => s.advisory.id) });
-    record('reimport', await run(() => importIntoVulnDb(dbPath, [sharedVulnDb, debianFixture], { fresh: true })));
-    record('revised', await run(() => changeVulnDb(dbPath, (e) => allAdvisories(dbPath).forEach((s) => e.revise(s, revise(s.advisory, 'revised'))))));
-    record('forced', await run(null, { full: true }));
+    if (RUNS.includes('none')) record('none', await run(() => changeVulnDb(dbPath, () => undefined)));
+    if (RUNS.includes('ten')) {
+      const ten = await tenDetected(store, dbPath);
+      const tens = [];
+      for (const k of [1, 2, 3]) tens.push(await run(() => changeVulnDb(dbPath, (e) => ten.forEach((s) => e.revise(s, revise(s.advisory, `ten-${k}`))))));
+      const mid = tens.find((x) => x.seconds === median(tens.map((t) => t.seconds)));
+      record('ten', { ...mid, all: tens.map((t) => t.seconds), advisories: ten.map((s) => s.advisory.id) });
+    }
+    if (RUNS.includes('random')) {
+      const every = allAdvisories(dbPath);
+      const next32 = rng(20261129);
+      const random = Array.from({ length: 10 }, () => every[Math.floor(next32() * every.length)]);
+      record('random', { ...(await run(() => changeVulnDb(dbPath, (e) => random.forEach((s) => e.revise(s, revise(s.advisory, 'random')))))), advisories: random.map((s) => s.advisory.id) });
+    }
+    if (RUNS.includes('reimport')) record('reimport', await run(() => importIntoVulnDb(dbPath, [sharedVulnDb, debianFixture], { fresh: true })));
+    if (RUNS.includes('revised')) record('revised', await run(() => changeVulnDb(dbPath, (e) => allAdvisories(dbPath).forEach((s) => e.revise(s, revise(s.advisory, 'revised'))))));
+    if (RUNS.includes('forced')) record('forced', await run(null, { full: true }));
     if (kind === 'sqlite') r.sqliteFileMB = +(statSync(join(dataDir, 'tally.sqlite')).size / 1048576).toFixed(0);
   } finally {
     vulndb.close();

@@ -25,6 +25,7 @@ export type { Distro } from './distro/detect.js';
 export { readSbomFile, parseSbom, type SbomDocument } from './sbom/read.js';
 export { reportFromSbom } from './sbom/report.js';
 // Also `@tally/core/json-stream`, for callers that should not load the whole library (the ingest worker threads).
+export { eachLimit } from './util/each-limit.js';
 export { JsonScanner, JsonScanError, forEachJsonPiece, type JsonPiece, type JsonPieceOf, type JsonScanOptions } from './util/json-stream.js';
 export { RegistryClient, pullScope, isIndexMediaType, MANIFEST_MEDIA_TYPES, type RegistryOptions, type RegistryStats, type ManifestDocument, type ManifestHead } from './image/sources/registry/client.js';
 export { registrySource, resolvePlatforms, type RegistrySourceOptions, type RegistryPlatforms, type PlatformImage } from './image/sources/registry/source.js';

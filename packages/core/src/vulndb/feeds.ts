@@ -37,6 +37,7 @@ import { importFile, type FeedFormat, type FileImport } from './importers/import
 import { parseOsv } from './importers/osv.js';
 import { isSkipped } from './importers/types.js';
 import { VulnDbWriter, vulndbPath, type SourceRow } from './store.js';
+import { eachLimit } from '../util/each-limit.js';
 
 export const DEFAULT_ORIGINS = {
   osv: 'https://osv-vulnerabilities.storage.googleapis.com',
@@ -435,19 +436,6 @@ function deltaOf(before: RecordCounts | null, after: RecordCounts | null): Recor
 
 function total(c: RecordCounts | null): number {
   return c ? c.advisories + c.kev + c.epss : 0;
-}
-
-/** Run `fn` over `items` with at most `n` in flight. */
-async function eachLimit<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next];
-      next += 1;
-      if (item !== undefined) await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
 }
 
 export async function updateVulnDb(options: UpdateOptions): Promise<UpdateResult> {

@@ -18,6 +18,7 @@ import { poolFrom, synthReport } from '../testing/synth.js';
 import { serverVulnDbPath } from '../evaluate/vulndb.js';
 import { SEVERITY_RANK } from '../evaluate/posture.js';
 import { beginFleetUpdate, rebuildFleetAggregates } from '../store/fleet-aggregates.js';
+import { writeQueueOf } from '../store/write-queue.js';
 import type { Tables } from '../store/schema.js';
 import { buildCondition, type ResolvedQuery } from '../query/index.js';
 import { num, resolveQ, usesField, type Sort } from './context.js';
@@ -302,6 +303,49 @@ for (const kind of storeKinds) {
       await upload({ ...debian, scannedAt: '2026-02-03T00:00:00.000Z', scanTypes: ['Dynamic'], packages: debian.packages.filter((p) => p.scanType === 'Static').slice(5).map((p) => ({ ...p, scanType: 'Dynamic' as const })) });
       const s1 = synth[1] as ScanReport;
       await upload({ ...s1, scannedAt: '2026-02-04T00:00:00.000Z', scanTypes: ['SCA'], packages: (synth[13] as ScanReport).packages.filter((p) => p.scanType === 'SCA') });
+      await check();
+    });
+
+    it('after uploads committed together (a group commit on SQLite), one member rolled back after its fleet update', async () => {
+      const store = tb.backend.store;
+      const queue = writeQueueOf(store);
+      const victim = (await store.read.selectFrom('images').select('pk').orderBy('pk').executeTakeFirstOrThrow()).pk;
+      // Every piece of work through the queue notes its transaction; the failing one is queued right behind the
+      // first upload, so it runs between uploads.
+      const transactions: unknown[] = [];
+      let failing: Promise<unknown> | null = null; // settles to the work's error
+      const run = queue.run.bind(queue);
+      queue.run = (work, groupable) => {
+        const queued = run((trx) => {
+          transactions.push(trx);
+          return work(trx);
+        }, groupable);
+        failing ??= run(async (trx) => {
+          transactions.push(trx);
+          const fleet = await beginFleetUpdate(trx, store.dialect, [victim]);
+          await trx.deleteFrom('detections').where('image_pk', '=', victim).execute();
+          await trx.deleteFrom('image_packages').where('image_pk', '=', victim).execute();
+          await fleet.finish();
+          throw new Error('rolled back on purpose');
+        }, true).then(
+          () => null,
+          (error: unknown) => error,
+        );
+        return queued;
+      };
+      try {
+        const s2 = synth[2] as ScanReport;
+        await Promise.all([
+          upload(synth[13] as ScanReport),
+          upload({ ...s2, scannedAt: '2026-02-05T00:00:00.000Z', packages: s2.packages.slice(0, 40) }),
+          upload({ ...s2, scannedAt: '2026-02-06T00:00:00.000Z', packages: s2.packages.slice(20, 90) }),
+        ]);
+      } finally {
+        queue.run = run;
+      }
+      assert.match(String(await failing), /rolled back on purpose/);
+      assert.equal(transactions.length, 4);
+      if (store.dialect === 'sqlite') assert.equal(new Set(transactions).size, 1, 'the four ran in one transaction');
       await check();
     });
 

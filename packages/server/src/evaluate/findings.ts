@@ -28,7 +28,8 @@ const DETECTION_SHAPE = {
 export async function insertDetections(trx: Kysely<Tables> | Transaction<Tables>, read: Kysely<Tables>, dialect: Dialect, d: Detections): Promise<void> {
   let known = knownByStore.get(read);
   if (known === undefined) knownByStore.set(read, (known = new Set()));
-  const unknown = [...d.findings.keys()].filter((h) => !(known as Set<string>).has(h));
+  // In key order: concurrent PostgreSQL transactions inserting the same new hashes then queue instead of deadlocking.
+  const unknown = [...d.findings.keys()].filter((h) => !(known as Set<string>).has(h)).sort();
   for (let i = 0; i < unknown.length; i += 500) {
     const chunk = unknown.slice(i, i + 500);
     const committed = await read.selectFrom('finding_data').select('hash').where('hash', 'in', paddedIn(chunk)).execute();

@@ -14,7 +14,8 @@
  * of each finding), in one grouped UPDATE per chunk instead of a recount over all their detections; an image is
  * recounted only when a CVSS extreme may have gone or a pair was rewritten whole. Each chunk of images is one
  * transaction, the image rows locked (FOR UPDATE) on PostgreSQL first, as an upload locks its own, and the fleet
- * aggregates (store/fleet-aggregates.ts) are kept in the same transaction.
+ * aggregates (store/fleet-aggregates.ts) are kept in the same transaction. On PostgreSQL two chunks run at once
+ * (run again when PostgreSQL aborts one to break a deadlock).
  */
 import { CompiledQuery, sql, type Transaction } from 'kysely';
 import type { Dialect, Store } from '../store/database.js';
@@ -23,6 +24,8 @@ import { fixedChunks } from '../store/chunks.js';
 import type { Tables } from '../store/schema.js';
 import { recountImages, SEVERITY_COLUMNS } from '../ingest/records.js';
 import { beginFleetUpdate } from '../store/fleet-aggregates.js';
+import { retryConflicts } from '../store/write-queue.js';
+import { eachLimit } from '@tally/core';
 import { insertDetections } from './findings.js';
 import { signatureEntries, stamp, type Detections, type PackageInImage, type PostureMatcher, type SignatureEntry, type StoredOs, type Template } from './posture.js';
 import type { StoredPair } from './pairs.js';
@@ -129,13 +132,9 @@ export async function rewritePairs(
 ): Promise<void> {
   const pks = [...changed.keys()].sort((a, b) => a - b);
   const whole = pks.filter((pk) => changed.get(pk)?.findings === null);
-  /** findingKey → the recorded finding and the new one (update in place) or null (delete). */
   const targets = new Map<string, Target>();
-  /** Every vulnerability whose detections change (unknown when a pair is rewritten whole). */
   const touched = new Set<string>();
-  /** findingKeys of new findings: a holding that has one already (a run stopped after its chunk) is not given it twice. */
   const added = new Set<string>();
-  /** Per pair: findings to insert on each of its holders (all of them for a pair rewritten whole). */
   const inserts = new Map<number, Template[]>();
   for (const [pk, c] of changed) {
     if (c.findings === null) {
@@ -153,70 +152,95 @@ export async function rewritePairs(
     }
     if (ins.length > 0) inserts.set(pk, ins);
   }
-  const inserting = [...inserts.keys()];
-  const byPackage = pks.length <= BY_PACKAGE;
-  const images = await holders(store, os, pks, byPackage);
+  const plan: RewritePlan = { changed, whole, targets, touched, added, inserts };
+  const images = await holders(store, os, pks, pks.length <= BY_PACKAGE);
   let done = 0;
-  for (const chunk of chunks(images, imageChunk ?? 500)) {
+  // PostgreSQL: two chunks in flight, so that Tally's work on one overlaps PostgreSQL's on the other (each chunk's
+  // images are its own; the shared rows, finding data and fleet counters, are written in key order and queue).
+  await eachLimit(chunks(images, imageChunk ?? 500), store.dialect === 'postgres' ? 2 : 1, async (chunk) => {
     cancelled(signal);
-    await store.db.transaction().execute(async (trx) => {
-      if (store.dialect === 'postgres') await trx.selectFrom('images').select('pk').where('pk', 'in', chunk).orderBy('pk').forUpdate().execute();
-      // The fleet aggregates read only the changed vulnerabilities' rows when they are few (as changedRows does).
-      const fleet = await beginFleetUpdate(trx, store.dialect, chunk, { packages: false, ...(whole.length === 0 && touched.size <= BY_VULN ? { vulnIds: [...touched] } : {}) });
-      const deltas = new Map<number, CountDelta>();
-      const delta = (image: number): CountDelta => {
-        let d = deltas.get(image);
-        if (d === undefined) deltas.set(image, (d = new CountDelta()));
-        return d;
-      };
-      // Changed and vanished findings: their rows, updated or deleted by pk; the counts move by what each row held.
-      const { updates, deletes, present } = await changedRows(trx, chunk, [...touched], targets, added);
-      const fresh: Detections = { rows: [], findings: new Map() };
-      for (const { row, target } of [...updates, ...deletes]) {
-        const d = delta(row.image);
-        d.move(row.scanType, target.before.severity, target.before.cvssScore, -1);
-        if (target.after !== null) {
-          d.move(row.scanType, target.after.severity, target.after.cvssScore, 1);
-          fresh.findings.set(target.after.hash, { fixed_versions: target.after.fixedVersions, data: target.after.data });
-        }
-      }
-      acc.updated += await updateRows(trx, store.dialect, updates);
-      for (const part of chunks(deletes, BATCH)) {
-        await trx
-          .deleteFrom('detections')
-          .where(
-            'pk',
-            'in',
-            part.map((d) => d.row.pk),
-          )
-          .execute();
-      }
-      acc.removed += deletes.length;
-      // New findings (and pairs rewritten whole): stamped on each holding, as an upload stamps them.
-      const recount = new Set<number>();
-      if (inserting.length > 0) {
-        for (const part of chunks(whole, 500)) {
-          const del = await trx.deleteFrom('detections').where('image_pk', 'in', chunk).where('package_pk', 'in', part).executeTakeFirst();
-          acc.removed += Number(del.numDeletedRows);
-        }
-        for (const ip of await holdings(trx, chunk, inserting)) {
-          const ins = (inserts.get(ip.packagePk) as Template[]).filter((t) => !present.has(`${ip.pk}\u0001${t.hash}`));
-          stamp(ip.image, { image_package_pk: ip.pk, package_pk: ip.packagePk, scan_type: ip.scanType, layer_index: ip.layer }, ins, fresh);
-          // A pair rewritten whole: what the image held before is not known here.
-          if (changed.get(ip.packagePk)?.findings === null) recount.add(ip.image);
-          else for (const t of ins) delta(ip.image).move(ip.scanType, t.severity, t.cvssScore, 1);
-        }
-      }
-      await insertDetections(trx, store.read, store.dialect, fresh);
-      await moveCounts(trx, [...deltas].filter(([image, d]) => !recount.has(image) && !d.neutral), recount);
-      if (recount.size > 0) await recountImages(trx, [...recount].sort((a, b) => a - b), { packages: false });
-      await fleet.finish();
-      acc.added += fresh.rows.length;
-    });
+    const transaction = () => store.db.transaction().execute((trx) => rewriteChunk(trx, store, chunk, plan));
+    const counts = store.dialect === 'postgres' ? await retryConflicts(transaction) : await transaction();
+    acc.added += counts.added;
+    acc.updated += counts.updated;
+    acc.removed += counts.removed;
     for (const i of chunk) acc.changedImages.add(i);
     done += chunk.length;
     onImages?.(done, images.length);
+  });
+}
+
+/** What rewriting each chunk of images needs, from the changed pairs. */
+interface RewritePlan {
+  readonly changed: ReadonlyMap<number, PairChange>;
+  /** Pairs rewritten whole. */
+  readonly whole: readonly number[];
+  /** findingKey → the recorded finding and the new one (update in place) or null (delete). */
+  readonly targets: ReadonlyMap<string, Target>;
+  /** Every vulnerability whose detections change (unknown when a pair is rewritten whole). */
+  readonly touched: ReadonlySet<string>;
+  /** findingKeys of new findings: a holding that has one already (a run stopped after its chunk) is not given it twice. */
+  readonly added: ReadonlySet<string>;
+  /** Per pair: findings to insert on each of its holders (all of them for a pair rewritten whole). */
+  readonly inserts: ReadonlyMap<number, readonly Template[]>;
+}
+
+/** One chunk of images, in its transaction; returns the rows it added, updated and removed. */
+async function rewriteChunk(trx: Transaction<Tables>, store: Store, chunk: readonly number[], plan: RewritePlan): Promise<{ added: number; updated: number; removed: number }> {
+  const { changed, whole, targets, touched, added, inserts } = plan;
+  const inserting = [...inserts.keys()];
+  if (store.dialect === 'postgres') await trx.selectFrom('images').select('pk').where('pk', 'in', chunk).orderBy('pk').forUpdate().execute();
+  // The fleet aggregates read only the changed vulnerabilities' rows when they are few (as changedRows does).
+  const fleet = await beginFleetUpdate(trx, store.dialect, chunk, { packages: false, ...(whole.length === 0 && touched.size <= BY_VULN ? { vulnIds: [...touched] } : {}) });
+  const deltas = new Map<number, CountDelta>();
+  const delta = (image: number): CountDelta => {
+    let d = deltas.get(image);
+    if (d === undefined) deltas.set(image, (d = new CountDelta()));
+    return d;
+  };
+  // Changed and vanished findings: their rows, updated or deleted by pk; the counts move by what each row held.
+  const { updates, deletes, present } = await changedRows(trx, chunk, [...touched], targets, added);
+  const fresh: Detections = { rows: [], findings: new Map() };
+  for (const { row, target } of [...updates, ...deletes]) {
+    const d = delta(row.image);
+    d.move(row.scanType, target.before.severity, target.before.cvssScore, -1);
+    if (target.after !== null) {
+      d.move(row.scanType, target.after.severity, target.after.cvssScore, 1);
+      fresh.findings.set(target.after.hash, { fixed_versions: target.after.fixedVersions, data: target.after.data });
+    }
   }
+  const updated = await updateRows(trx, store.dialect, updates);
+  for (const part of chunks(deletes, BATCH)) {
+    await trx
+      .deleteFrom('detections')
+      .where(
+        'pk',
+        'in',
+        part.map((d) => d.row.pk),
+      )
+      .execute();
+  }
+  let removed = deletes.length;
+  // New findings (and pairs rewritten whole): stamped on each holding, as an upload stamps them.
+  const recount = new Set<number>();
+  if (inserting.length > 0) {
+    for (const part of chunks(whole, 500)) {
+      const del = await trx.deleteFrom('detections').where('image_pk', 'in', chunk).where('package_pk', 'in', part).executeTakeFirst();
+      removed += Number(del.numDeletedRows);
+    }
+    for (const ip of await holdings(trx, chunk, inserting)) {
+      const ins = (inserts.get(ip.packagePk) as readonly Template[]).filter((t) => !present.has(`${ip.pk}\u0001${t.hash}`));
+      stamp(ip.image, { image_package_pk: ip.pk, package_pk: ip.packagePk, scan_type: ip.scanType, layer_index: ip.layer }, ins, fresh);
+      // A pair rewritten whole: what the image held before is not known here.
+      if (changed.get(ip.packagePk)?.findings === null) recount.add(ip.image);
+      else for (const t of ins) delta(ip.image).move(ip.scanType, t.severity, t.cvssScore, 1);
+    }
+  }
+  await insertDetections(trx, store.read, store.dialect, fresh);
+  await moveCounts(trx, [...deltas].filter(([image, d]) => !recount.has(image) && !d.neutral), recount);
+  if (recount.size > 0) await recountImages(trx, [...recount].sort((a, b) => a - b), { packages: false });
+  await fleet.finish();
+  return { added: fresh.rows.length, updated, removed };
 }
 
 interface Target {

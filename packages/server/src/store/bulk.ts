@@ -31,6 +31,8 @@ interface Shape {
   readonly onConflictAdd?: { readonly key: readonly string[]; readonly add: readonly string[] };
   /** Return the generated pk of each row (in input order). */
   readonly returningPk?: boolean;
+  /** Return these columns of each row as written (after a conflict's update); in no particular order. */
+  readonly returning?: readonly string[];
 }
 
 /**
@@ -45,7 +47,7 @@ function statementText(db: Kysely<Tables> | Transaction<Tables>, dialect: Dialec
   // The text depends on the engine (placeholders, quoting): several stores may live in one process.
   const conflictCols = shape.onConflictDoNothing === undefined ? [] : typeof shape.onConflictDoNothing === 'string' ? [shape.onConflictDoNothing] : shape.onConflictDoNothing;
   const add = shape.onConflictAdd;
-  const key = `${dialect}|${shape.table}|${shape.columns.join(',')}|${conflictCols.join(',')}|${add === undefined ? '' : `${add.key.join(',')}+${add.add.join(',')}`}|${shape.returningPk === true}|${rows}`;
+  const key = `${dialect}|${shape.table}|${shape.columns.join(',')}|${conflictCols.join(',')}|${add === undefined ? '' : `${add.key.join(',')}+${add.add.join(',')}`}|${shape.returningPk === true}|${shape.returning?.join(',') ?? ''}|${rows}`;
   let text = texts.get(key);
   if (text === undefined) {
     const row = sql`(${sql.join(shape.columns.map(() => sql`${0}`))})`;
@@ -56,11 +58,21 @@ function statementText(db: Kysely<Tables> | Transaction<Tables>, dialect: Dialec
         : conflictCols.length === 0
           ? sql``
           : sql` on conflict (${sql.join(conflictCols.map((c) => sql.ref(c)))}) do nothing`;
-    const returning = shape.returningPk === true ? sql` returning ${sql.ref('pk')}` : sql``;
+    const returned = shape.returningPk === true ? ['pk'] : (shape.returning ?? []);
+    const returning = returned.length > 0 ? sql` returning ${sql.join(returned.map((c) => sql.ref(c)))}` : sql``;
     text = sql`insert into ${sql.table(shape.table)} (${sql.join(shape.columns.map((c) => sql.ref(c)))}) values ${sql.join(values)}${conflict}${returning}`.compile(db).sql;
     texts.set(key, text);
   }
   return text;
+}
+
+/** Insert (or upsert) `rows` and return `shape.returning`'s columns of every row written, in no particular order. */
+export async function insertReturning<R>(db: Kysely<Tables> | Transaction<Tables>, dialect: Dialect, shape: Shape & { readonly returning: readonly string[] }, rows: readonly (readonly Cell[])[]): Promise<R[]> {
+  if (rows.length === 0) return [];
+  if (dialect === 'sqlite') return (await db.executeQuery<R>(CompiledQuery.raw(BATCH_MARKER + statementText(db, dialect, shape, 1), rows as unknown[]))).rows;
+  const out: R[] = [];
+  for (const chunk of fixedChunks(rows)) out.push(...(await db.executeQuery<R>(CompiledQuery.raw(statementText(db, dialect, shape, chunk.length), chunk.flat()))).rows);
+  return out;
 }
 
 /**

@@ -80,10 +80,17 @@ function cachingDatabase(db: Database.Database, size = 256): SqliteDatabase {
     if (!text.startsWith(BATCH_MARKER)) return db.prepare(text);
     // A batch (store/bulk.ts): one prepared single-row statement run for every row of the parameter list, inside
     // one call, so Kysely's per-query overhead is paid once per batch instead of once per row.
+    // Each row gives its rowid as `pk`, or, for a statement with RETURNING, the row it returned (if any).
     const one = db.prepare(text.slice(BATCH_MARKER.length));
-    const run = (parameters: ReadonlyArray<unknown>): { pk: number }[] => {
-      const out: { pk: number }[] = [];
-      for (const row of parameters as readonly (readonly unknown[])[]) out.push({ pk: Number(one.run(row as unknown[]).lastInsertRowid) });
+    const run = (parameters: ReadonlyArray<unknown>): unknown[] => {
+      const out: unknown[] = [];
+      for (const row of parameters as readonly (readonly unknown[])[]) {
+        if (!one.reader) out.push({ pk: Number(one.run(row as unknown[]).lastInsertRowid) });
+        else {
+          const returned: unknown = one.get(row as unknown[]);
+          if (returned !== undefined) out.push(returned);
+        }
+      }
       return out;
     };
     return {
@@ -91,7 +98,7 @@ function cachingDatabase(db: Database.Database, size = 256): SqliteDatabase {
       all: run,
       run: (parameters) => {
         const rows = run(parameters);
-        return { changes: rows.length, lastInsertRowid: rows[rows.length - 1]?.pk ?? 0 };
+        return { changes: rows.length, lastInsertRowid: (rows[rows.length - 1] as { pk?: number } | undefined)?.pk ?? 0 };
       },
       iterate: (parameters) => run(parameters)[Symbol.iterator](),
     };

@@ -8,7 +8,8 @@
  * per upload one at a time, 1,400 in groups of eight.
  *
  * Each upload still succeeds or fails on its own: it runs inside a SAVEPOINT, and an upload that throws is rolled
- * back to its savepoint and gets its error, while the others commit. Nobody gets a response before the COMMIT, so
+ * back to its savepoint and gets its error, while the others commit. The fleet lists' counters move once per group,
+ * by the sum of what its uploads changed (store/fleet-aggregates.ts, FleetGroup). Nobody gets a response before the COMMIT, so
  * a kill at any point loses the whole group, which each client then retries (idempotently).
  *
  * Only small uploads are grouped (a big one would hold the others' responses back); PostgreSQL runs every upload in
@@ -17,6 +18,7 @@
  */
 import { sql, type Transaction } from 'kysely';
 import type { Store } from './database.js';
+import { FleetGroup } from './fleet-aggregates.js';
 import type { Tables } from './schema.js';
 
 interface Item {
@@ -60,19 +62,23 @@ export class WriteQueue {
         const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
         try {
           await this.store.db.transaction().execute(async (trx) => {
+            const fleet = new FleetGroup(trx, this.store.dialect);
             for (const item of group) {
               const name = `upload_${++this.seq}`;
               await sql`savepoint ${sql.id(name)}`.execute(trx);
               try {
                 const value = await item.work(trx);
                 await sql`release savepoint ${sql.id(name)}`.execute(trx);
+                fleet.settle(true);
                 outcomes.push({ ok: true, value });
               } catch (error) {
                 await sql`rollback to savepoint ${sql.id(name)}`.execute(trx);
                 await sql`release savepoint ${sql.id(name)}`.execute(trx);
+                fleet.settle(false);
                 outcomes.push({ ok: false, error });
               }
             }
+            await fleet.apply();
           });
         } catch (error) {
           // The COMMIT itself failed: nothing of the group was stored.
@@ -97,7 +103,8 @@ export class WriteQueue {
 const CONFLICTS = new Set(['40P01', '40001']);
 const ATTEMPTS = 4;
 
-async function retryConflicts<T>(run: () => Promise<T>): Promise<T> {
+/** Run a PostgreSQL transaction (the whole of it: `run`) again when PostgreSQL aborted it for a deadlock or a conflict. */
+export async function retryConflicts<T>(run: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await run();
