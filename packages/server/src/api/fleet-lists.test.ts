@@ -19,6 +19,7 @@ import { serverVulnDbPath } from '../evaluate/vulndb.js';
 import { SEVERITY_RANK } from '../evaluate/posture.js';
 import { beginFleetUpdate, rebuildFleetAggregates } from '../store/fleet-aggregates.js';
 import { writeQueueOf } from '../store/write-queue.js';
+import { migrateToLatest } from '../store/migrations.js';
 import type { Tables } from '../store/schema.js';
 import { buildCondition, type ResolvedQuery } from '../query/index.js';
 import { num, resolveQ, usesField, type Sort } from './context.js';
@@ -369,6 +370,24 @@ for (const kind of storeKinds) {
           .execute();
         await fleet.finish();
       });
+      await check();
+    });
+
+    it('after migration 0007 on a store whose fleet_vulns rows went stale (the PostgreSQL race fixed by the advisory lock)', async () => {
+      const store = tb.backend.store;
+      const top = await store.read.selectFrom('fleet_vulns').select('vuln_id').orderBy('images', 'desc').orderBy('vuln_id').limit(3).execute();
+      assert.equal(top.length, 3);
+      await store.db
+        .updateTable('fleet_vulns')
+        .set((eb) => ({ images: eb('images', '+', 1000) }))
+        .where(
+          'vuln_id',
+          'in',
+          top.map((r) => r.vuln_id),
+        )
+        .execute();
+      await store.db.deleteFrom('tally_migrations' as never).where('name' as never, '=', '0007_fleet_vulns_refresh' as never).execute();
+      await migrateToLatest(store.db, store.dialect);
       await check();
     });
 

@@ -555,6 +555,12 @@ export class FleetGroup {
 
 const groups = new WeakMap<Kysely<Tables>, FleetGroup>();
 
+/** Recompute every fleet_vulns row from its sets (migration 0007: rows a race before the advisory lock left stale). */
+export async function refreshFleetVulns(db: Kysely<Tables>, dialect: Dialect): Promise<void> {
+  const ids = (await db.selectFrom('fleet_vuln_sets').select('vuln_id').distinct().orderBy('vuln_id').execute()).map((r) => r.vuln_id);
+  for (const part of chunks(ids, KEY_CHUNK)) await refreshVulns(db, dialect, part);
+}
+
 /** Recompute every aggregate from the stored rows (migration 0005; a repair), one chunk of images at a time. */
 export async function rebuildFleetAggregates(db: Kysely<Tables>, dialect: Dialect, options: { chunk?: number } = {}): Promise<void> {
   for (const t of ['fleet_packages', 'fleet_package_scans', 'fleet_vuln_set_facets', 'fleet_vuln_sets', 'fleet_vuln_facets', 'fleet_vulns', 'fleet_totals'] as const) await db.deleteFrom(t).execute();

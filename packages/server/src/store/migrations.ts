@@ -9,7 +9,7 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { Dialect } from './database.js';
 import type { Tables } from './schema.js';
-import { rebuildFleetAggregates } from './fleet-aggregates.js';
+import { rebuildFleetAggregates, refreshFleetVulns } from './fleet-aggregates.js';
 
 interface Ddl {
   /** Autoincrementing surrogate key. */
@@ -466,6 +466,9 @@ function provider(dialect: Dialect): MigrationProvider {
     '0004_registries': { up: (db: Kysely<Tables>) => registries(db, dialect) },
     '0005_fleet_aggregates': { up: (db: Kysely<Tables>) => fleetAggregates(db, dialect) },
     '0006_fleet_totals': { up: (db: Kysely<Tables>) => fleetTotals(db) },
+    // Concurrent PostgreSQL writers could leave a vulnerability's fleet_vulns row with a stale sum (fixed in
+    // refreshVulns); recomputing every row from the sets repairs stores written before the fix.
+    '0007_fleet_vulns_refresh': { up: (db: Kysely<Tables>) => refreshFleetVulns(db, dialect) },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
