@@ -84,8 +84,9 @@ function cachingDatabase(db: Database.Database, size = 256): SqliteDatabase {
     const one = db.prepare(text.slice(BATCH_MARKER.length));
     const run = (parameters: ReadonlyArray<unknown>): unknown[] => {
       const out: unknown[] = [];
+      const reader = one.reader;
       for (const row of parameters as readonly (readonly unknown[])[]) {
-        if (!one.reader) out.push({ pk: Number(one.run(row as unknown[]).lastInsertRowid) });
+        if (!reader) out.push({ pk: Number(one.run(row as unknown[]).lastInsertRowid) });
         else {
           const returned: unknown = one.get(row as unknown[]);
           if (returned !== undefined) out.push(returned);

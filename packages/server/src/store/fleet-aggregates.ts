@@ -306,7 +306,8 @@ const FLEET_VULN_LOCK = 0x7a11;
 const bucketOf = (images: number): number => String(images).length;
 
 async function applyPackages(db: Kysely<Tables>, dialect: Dialect, before: Contribution, after: Contribution): Promise<void> {
-  const groups = difference(before.groups, after.groups).map(([k, d]) => [...(JSON.parse(k) as [string, string, string]), d] as const);
+  const added = new Map(difference(before.groups, after.groups));
+  const groups = [...added].map(([k, d]) => [...(JSON.parse(k) as [string, string, string]), d] as const);
   // The rows as written come back from the upsert itself: those holding 0 images go; a bucket behind its count is
   // set (rarely: a count gaining a digit); and the number of groups (fleet_totals) moves by those created, less
   // those emptied. Created: holding exactly what was added (a row that existed held at least 1; on PostgreSQL a
@@ -317,26 +318,21 @@ async function applyPackages(db: Kysely<Tables>, dialect: Dialect, before: Contr
     PACKAGES_SHAPE,
     groups.map(([name, version, type, d]) => [name, version, type, d, bucketOf(d)]),
   );
-  const added = new Map(groups.map(([name, version, type, d]) => [JSON.stringify([name, version, type]), d]));
   let created = 0;
-  const empty: (readonly [string, string, string])[] = [];
-  const behind: (readonly [string, string, string])[] = [];
+  const emptyKeys: string[] = [];
+  const behindKeys: string[] = [];
   for (const r of written) {
     const images = n(r.images);
-    const key = [r.name, r.version, r.type] as const;
-    const d = added.get(JSON.stringify(key)) ?? 0;
+    const key = JSON.stringify([r.name, r.version, r.type]);
+    const d = added.get(key) ?? 0;
     if (d > 0 && images === d) created++;
-    if (images <= 0) empty.push(key);
-    else if (n(r.bucket) !== bucketOf(images)) behind.push(key);
+    if (images <= 0) emptyKeys.push(key);
+    else if (n(r.bucket) !== bucketOf(images)) behindKeys.push(key);
   }
-  // Deletes and updates in key order (the upsert's rows come back in no particular order on PostgreSQL).
-  const byKey = (a: readonly [string, string, string], b: readonly [string, string, string]): number => {
-    const x = JSON.stringify(a);
-    const y = JSON.stringify(b);
-    return x < y ? -1 : x > y ? 1 : 0;
-  };
-  empty.sort(byKey);
-  behind.sort(byKey);
+  // Deleted and updated in key order (the upsert's rows come back in no particular order on PostgreSQL).
+  const tuples = (keys: string[]) => keys.sort().map((k) => JSON.parse(k) as [string, string, string]);
+  const empty = tuples(emptyKeys);
+  const behind = tuples(behindKeys);
   const keysIn = (keys: readonly (readonly [string, string, string])[]) => (eb: ExpressionBuilder<Tables, 'fleet_packages'>) =>
     eb(
       eb.refTuple('name', 'version', 'type'),
