@@ -30,9 +30,10 @@ const externals = {
 };
 
 /**
- * Work a dependency does when loaded, deferred to first use (same results): commander loads node:child_process (and
- * with it net, stream…) for git-style subcommands, which Tally does not have. A patch must match exactly, or the
- * build stops.
+ * Work a dependency does when loaded, deferred to first use or avoided (same results). commander loads
+ * node:child_process (and with it net, stream…) for git-style subcommands, which Tally does not have. packageurl-js
+ * builds an Intl.Collator (~9 ms of ICU set-up on every command that writes a purl) to sort its eight component names
+ * by their sort-order numbers 0–7, which compare the same as numbers. A patch must match exactly, or the build stops.
  */
 const PATCHES = [
   {
@@ -42,11 +43,16 @@ const PATCHES = [
     // nothing but childProcess.spawn( may use it
     check: (text) => (text.match(/childProcess\./g) ?? []).length === (text.match(/childProcess\.spawn\(/g) ?? []).length,
   },
+  {
+    file: /node_modules\/packageurl-js\/src\/strings\.js$/,
+    from: 'const { compare: localeCompare } = new Intl.Collator()',
+    to: "let collator; const localeCompare = (a, b) => typeof a === 'number' && typeof b === 'number' ? a - b : (collator ??= new Intl.Collator()).compare(a, b)",
+  },
 ];
 const patches = {
   name: 'tally-patches',
   setup(b) {
-    b.onLoad({ filter: /node_modules\/commander\/.*\.js$/ }, (args) => {
+    b.onLoad({ filter: /node_modules\/(commander|packageurl-js)\/.*\.js$/ }, (args) => {
       const patch = PATCHES.find((p) => p.file.test(args.path));
       if (!patch) return undefined;
       const text = readFileSync(args.path, 'utf8');
