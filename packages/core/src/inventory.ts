@@ -41,10 +41,11 @@ export function buildPackages(
   const scanTypeOf = new Map(extractors.map((e) => [e.name, e.scanType]));
   // OS packages by (extractor, name), to resolve file ownership to a versioned owner
   const osByName = new Map<string, MergedPackage>();
-  for (const m of merged.packages) if (packageClassOf(m.pkg.type) === 'os') osByName.set(`${m.extractor}\0${m.pkg.name}`, m);
+  const chosen = chosenPackages(merged.packages, extractors, issues);
+  for (const m of chosen) if (packageClassOf(m.pkg.type) === 'os') osByName.set(`${m.extractor}\0${m.pkg.name}`, m);
 
   const byKey = new Map<string, Package>();
-  for (const m of merged.packages) {
+  for (const m of chosen) {
     const { pkg } = m;
     const cls = packageClassOf(pkg.type);
     const location = locationOf(m);
@@ -96,6 +97,32 @@ export function buildPackages(
     });
   }
   return mergeDeclaredEvidence([...byKey.values()]).sort(comparePackages);
+}
+
+/**
+ * The packages of the files their extractors chose (`choose`), where a program reads one of several files: the
+ * others are dropped, each with an issue naming it.
+ */
+function chosenPackages(packages: readonly MergedPackage[], extractors: readonly Extractor[], issues: Issue[]): readonly MergedPackage[] {
+  const choosing = new Map(extractors.filter((e) => e.choose !== undefined).map((e) => [e.name, e]));
+  const pathsOf = new Map<string, Set<string>>();
+  for (const m of packages) {
+    if (!choosing.has(m.extractor)) continue;
+    const paths = pathsOf.get(m.extractor);
+    if (paths === undefined) pathsOf.set(m.extractor, new Set([m.path]));
+    else paths.add(m.path);
+  }
+  const dropped = new Set<string>();
+  for (const [name, paths] of pathsOf) {
+    if (paths.size < 2) continue;
+    const { keep, reason } = choosing.get(name)!.choose!([...paths].sort());
+    for (const path of paths) {
+      if (path === keep) continue;
+      dropped.add(`${name}\0${path}`);
+      issues.push({ layer: null, path, extractor: name, message: `packages not counted: ${reason}` });
+    }
+  }
+  return dropped.size === 0 ? packages : packages.filter((m) => !dropped.has(`${m.extractor}\0${m.path}`));
 }
 
 /**

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -131,6 +132,31 @@ describe('layer attribution and removal', () => {
       [['keep', '2', 2]],
     );
   });
+});
+
+describe('one rpm database', () => {
+  // The same packages in a BerkeleyDB Packages and an rpmdb.sqlite (real files made by rpm 4.18:
+  // extract/os/rpm/testdata/make-fixtures.sh), as an EL8 → EL9 upgrade can leave them.
+  const rpmFixture = (name: string): Buffer => readFileSync(new URL(`./extract/os/rpm/testdata/${name}`, import.meta.url));
+  const EL: EntrySpec = { name: 'etc/os-release', content: 'ID="rhel"\nVERSION_ID="9.4"\nNAME="Red Hat Enterprise Linux"\n' };
+
+  for (const [n, [what, layers]] of ([
+    ['one layer', [{ entries: [EL, { name: 'var/lib/rpm/Packages', content: rpmFixture('Packages') }, { name: 'var/lib/rpm/rpmdb.sqlite', content: rpmFixture('rpmdb.sqlite') }] }]],
+    ['the old database in an upper layer, the new one in /usr/lib/sysimage', [{ entries: [EL, { name: 'usr/lib/sysimage/rpm/rpmdb.sqlite', content: rpmFixture('rpmdb.sqlite') }] }, { entries: [{ name: 'var/lib/rpm/Packages', content: rpmFixture('Packages') }] }]],
+  ] as const).entries()) {
+    it(`reads the newest of two databases, not both (${what}), and says which it ignored`, async () => {
+      const layout = join(dir, `rpm-two-${n}`);
+      await writeOciLayout(layout, { layers: layers.map((l) => ({ entries: [...l.entries] })) });
+      const report = await scan(`oci:${layout}`);
+      const names = report.packages.map((p) => p.name);
+      assert.deepEqual(names, ['tally-demo', 'tally-plain', 'tally-plain-libs', 'tally-zero']);
+      const kept = what === 'one layer' ? '/var/lib/rpm/rpmdb.sqlite' : '/usr/lib/sysimage/rpm/rpmdb.sqlite';
+      assert.ok(report.packages.every((p) => p.locations.length === 1 && p.locations[0] === kept), JSON.stringify(report.packages.map((p) => p.locations)));
+      const ignored = report.issues.filter((i) => i.extractor === 'os/rpm');
+      assert.deepEqual(ignored.map((i) => i.path), ['/var/lib/rpm/Packages']);
+      assert.match(ignored[0]!.message, new RegExp(`not counted: rpm reads one database and ${kept} is the newer one`));
+    });
+  }
 });
 
 describe('links inside layers', () => {

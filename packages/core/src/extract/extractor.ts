@@ -74,6 +74,12 @@ interface ExtractorBase {
    * extractors run, so a Static scan does not pay for them. Same rules as `required()`.
    */
   ownershipRequired?(path: string): boolean;
+  /**
+   * Of several files of this extractor in the merged image, the one whose packages count, when a program reads only
+   * one of them (rpm reads one database backend); the others are reported as ignored, with `reason`. Without it,
+   * every file counts.
+   */
+  choose?(paths: readonly string[]): { readonly keep: string; readonly reason: string };
 }
 
 /** Gets the whole file (in memory, or spilled to a temp file when big). */

@@ -6,10 +6,10 @@ import { parseRpmPackage, parseSourceRpm, rpmVersionString, type RpmPackage } fr
 import type { DbReadResult } from './records.js';
 import { readSqlitePackages } from './sqlite.js';
 
-/** Where distributions keep the rpm database: classic, the /usr-merged "sysimage" one, and rpm-ostree's. */
-const DB_DIRS = ['/var/lib/rpm/', '/usr/lib/sysimage/rpm/', '/usr/share/rpm/'];
-/** One file per backend: BerkeleyDB hash, NDB, SQLite. */
-const DB_FILES = ['Packages', 'Packages.db', 'rpmdb.sqlite'] as const;
+/** Where distributions keep the rpm database: the /usr-merged "sysimage" one (rpm ≥ 4.17), classic, rpm-ostree's. */
+const DB_DIRS = ['/usr/lib/sysimage/rpm/', '/var/lib/rpm/', '/usr/share/rpm/'];
+/** One file per backend, newest first: SQLite, NDB, BerkeleyDB hash. */
+const DB_FILES = ['rpmdb.sqlite', 'Packages.db', 'Packages'] as const;
 type DbFile = (typeof DB_FILES)[number];
 
 const DB_PATHS: ReadonlyMap<string, DbFile> = new Map(DB_DIRS.flatMap((dir) => DB_FILES.map((f) => [dir + f, f] as const)));
@@ -22,6 +22,17 @@ export const rpmExtractor: FileExtractor = {
   // BerkeleyDB and NDB files are read whole into memory; real databases are tens of MiB at most.
   maxFileSize: 256 * MiB,
   required: (path) => DB_PATHS.has(path),
+  // rpm reads one database, its configured backend's. Two in one image are a conversion's leftover (an EL8 → EL9
+  // upgrade rebuilds Packages into rpmdb.sqlite; a /usr-merge moves the directory): the newest format, in the newest
+  // place, is the one the installed rpm writes. Reading both would list every package twice.
+  choose(paths) {
+    const rank = (p: string): number => {
+      const slash = p.lastIndexOf('/') + 1;
+      return DB_FILES.indexOf(p.slice(slash) as DbFile) * DB_DIRS.length + DB_DIRS.indexOf(p.slice(0, slash));
+    };
+    const keep = [...paths].sort((a, b) => rank(a) - rank(b))[0] as string;
+    return { keep, reason: `rpm reads one database and ${keep} is the newer one` };
+  },
   async extract(file, ctx) {
     const kind = DB_PATHS.get(file.path);
     if (!kind) return { packages: [] };
