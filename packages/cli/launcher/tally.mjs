@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // The CLI's entry point (copied to dist/tally.mjs by scripts/bundle-cli.mjs). It runs the CommonJS bundle
 // dist/tally-bundle.cjs through vm.Script with a V8 code cache: parsing and compiling the 1.5 MB bundle was most of
-// every command's start-up. The cache (the bundle compiled, with every function the first run of a command
-// compiled) is kept in the user's cache directory, one file per bundle build, Node (V8) and command; it is written
-// once, atomically, after the first run, and ignored when it cannot be read or written or when V8 rejects it.
+// every command's start-up. The cache (the bundle compiled, with every function the runs of a command compiled) is
+// kept in the user's cache directory, one file per bundle build, Node (V8) and command; it is written atomically
+// after each of a command's first GENERATIONS runs, and ignored when it cannot be read or written or when V8
+// rejects it.
 // Built-in modules through process.getBuiltinModule, not `import`: an ES module facade of node:fs reads every
 // export, which loads the fs streams (~6 ms).
 const { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = process.getBuiltinModule('node:fs');
@@ -17,15 +18,27 @@ const { Script } = process.getBuiltinModule('node:vm');
 const BUNDLE_HASH = '%BUNDLE_HASH%';
 /** The first arguments that are commands; any other run shares one cache. */
 const COMMANDS = new Set(%COMMANDS%);
+/**
+ * Runs of a command that add what they compiled to its cache (a file starts with one byte: how many runs made it).
+ * The first run's path is not every run's (a warm scan uses the layer cache, a cold one the extractors, SCA more):
+ * a function left out is compiled again on every run, ~40 ms of a warm scan. After these runs the file stays as it
+ * is, so the steady state pays nothing (making the cache costs 5–10 ms).
+ */
+const GENERATIONS = 4;
 
 const file = fileURLToPath(new URL('./tally-bundle.cjs', import.meta.url));
 // ASCII (checked by the build), so latin1 reads it the same, several times faster than utf8
 const source = readFileSync(file, 'latin1');
 const cachePath = codeCachePath();
 let cachedData;
+let generation = 0;
 if (cachePath !== null) {
   try {
-    cachedData = readFileSync(cachePath);
+    const saved = readFileSync(cachePath);
+    if (saved.length > 1) {
+      generation = saved[0];
+      cachedData = saved.subarray(1);
+    }
   } catch {
     // no cache yet, or unreadable: compile from source
   }
@@ -34,7 +47,8 @@ const script = new Script(source, {
   filename: file,
   ...(cachedData ? { cachedData } : {}),
 });
-if (cachePath !== null && (cachedData === undefined || script.cachedDataRejected)) process.once('exit', () => writeCodeCache(cachePath));
+if (cachedData === undefined || script.cachedDataRejected) generation = 0;
+if (cachePath !== null && generation < GENERATIONS) process.once('exit', () => writeCodeCache(cachePath, generation + 1));
 // The bundle is one function expression (esbuild's banner and footer): a CommonJS module wrapper, plus the URL
 // import.meta.url stands for and the import() of the ES modules left out of the bundle (the server), resolved from
 // this directory, the bundle's (vm code cannot call import() itself on Node 20 without an experimental flag).
@@ -58,12 +72,15 @@ function codeCachePath() {
 }
 
 /** After the run, so the functions it compiled lazily are in the cache too; never fails the command. */
-function writeCodeCache(path) {
+function writeCodeCache(path, runs) {
   const tmp = `${path}.${process.pid}.tmp`;
   try {
-    const data = script.createCachedData();
+    // A long run can end with less than it loaded (V8 drops the bytecode of functions idle across many GCs): the
+    // larger cache is kept, the run still counted.
+    const made = script.createCachedData();
+    const data = cachedData !== undefined && !script.cachedDataRejected && cachedData.length > made.length ? cachedData : made;
     makeDir(dirname(path), 3);
-    writeFileSync(tmp, data, { mode: 0o644 });
+    writeFileSync(tmp, Buffer.concat([Buffer.from([runs]), data]), { mode: 0o644 });
     renameSync(tmp, path);
     removeStaleCaches(dirname(path), path);
   } catch {
