@@ -52,7 +52,7 @@ const PATCHES = [
 const patches = {
   name: 'tally-patches',
   setup(b) {
-    b.onLoad({ filter: /node_modules\/(commander|packageurl-js)\/.*\.js$/ }, (args) => {
+    b.onLoad({ filter: new RegExp(PATCHES.map((p) => p.file.source).join('|')) }, (args) => {
       const patch = PATCHES.find((p) => p.file.test(args.path));
       if (!patch) return undefined;
       const text = readFileSync(args.path, 'utf8');

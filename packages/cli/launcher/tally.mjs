@@ -47,7 +47,9 @@ const script = new Script(source, {
   filename: file,
   ...(cachedData ? { cachedData } : {}),
 });
-if (cachedData === undefined || script.cachedDataRejected) generation = 0;
+/** V8 took the saved cache (else this run compiles from source and starts the count again). */
+const loaded = cachedData !== undefined && !script.cachedDataRejected;
+if (!loaded) generation = 0;
 if (cachePath !== null && generation < GENERATIONS) process.once('exit', () => writeCodeCache(cachePath, generation + 1));
 // The bundle is one function expression (esbuild's banner and footer): a CommonJS module wrapper, plus the URL
 // import.meta.url stands for and the import() of the ES modules left out of the bundle (the server), resolved from
@@ -78,7 +80,7 @@ function writeCodeCache(path, runs) {
     // A long run can end with less than it loaded (V8 drops the bytecode of functions idle across many GCs): the
     // larger cache is kept, the run still counted.
     const made = script.createCachedData();
-    const data = cachedData !== undefined && !script.cachedDataRejected && cachedData.length > made.length ? cachedData : made;
+    const data = loaded && cachedData.length > made.length ? cachedData : made;
     makeDir(dirname(path), 3);
     writeFileSync(tmp, Buffer.concat([Buffer.from([runs]), data]), { mode: 0o644 });
     renameSync(tmp, path);

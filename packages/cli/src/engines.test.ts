@@ -15,7 +15,8 @@ const readJson = (name: string): unknown => JSON.parse(readFileSync(new URL(name
 interface LockEntry {
   readonly version?: string;
   readonly optional?: boolean;
-  readonly engines?: { readonly node?: string } | readonly string[];
+  /** An object with `node`, or the long-dead npm 2 array form (no `node`). */
+  readonly engines?: { readonly node?: unknown };
 }
 
 test('every installed package supports the lowest Node.js of each line package.json claims, and this one', () => {
@@ -27,9 +28,9 @@ test('every installed package supports the lowest Node.js of each line package.j
   const lock = readJson('package-lock.json') as { packages: Record<string, LockEntry> };
   const refused: string[] = [];
   for (const [path, entry] of Object.entries(lock.packages)) {
-    // Optional platform builds (wasm, other CPUs) are not installed here; an engines array is the long-dead npm 2 form.
-    const range = entry.engines !== undefined && !Array.isArray(entry.engines) ? (entry.engines as { node?: string }).node : undefined;
-    if (range === undefined || entry.optional === true) continue;
+    // Optional platform builds (wasm, other CPUs) are not installed here.
+    const range = entry.engines?.node;
+    if (typeof range !== 'string' || entry.optional === true) continue;
     for (const v of [...floors, process.version]) {
       if (!semver.satisfies(v as string, range)) refused.push(`${path}@${entry.version ?? '?'} needs node ${range}, refuses ${v}`);
     }
