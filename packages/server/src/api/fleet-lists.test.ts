@@ -316,7 +316,13 @@ for (const kind of storeKinds) {
       const transactions: unknown[] = [];
       let failing: Promise<unknown> | null = null; // settles to the work's error
       const run = queue.run.bind(queue);
-      queue.run = (work, groupable) => {
+      // Parsing in a worker thread ends at different times for each upload: the three reach the writer together.
+      let arriving = 0;
+      let allArrived = (): void => undefined;
+      const arrived = new Promise<void>((resolve) => (allArrived = resolve));
+      queue.run = async (work, groupable) => {
+        if (++arriving === 3) allArrived();
+        await arrived;
         const queued = run((trx) => {
           transactions.push(trx);
           return work(trx);

@@ -66,8 +66,11 @@ export async function storedPairs(db: Db, distro: string, pks: readonly number[]
   return out;
 }
 
-/** Per store (keyed by its read handle): pairs this process found recorded in agreement with its matcher's basis. */
-const agreedByStore = new WeakMap<Kysely<Tables>, Map<string, Basis>>();
+/**
+ * Per store (keyed by its read handle): pairs this process found recorded in agreement with its matcher's basis,
+ * by distro, then package pk.
+ */
+const agreedByStore = new WeakMap<Kysely<Tables>, { size: number; readonly byDistro: Map<string, Map<number, Basis>> }>();
 const MAX_AGREED = 1_000_000;
 
 /**
@@ -77,12 +80,12 @@ const MAX_AGREED = 1_000_000;
  */
 export async function notePairs(trx: Db, read: Kysely<Tables>, dialect: Dialect, pairs: ReadonlyMap<number, PairRecord>): Promise<void> {
   let agreed = agreedByStore.get(read);
-  if (agreed === undefined) agreedByStore.set(read, (agreed = new Map()));
+  if (agreed === undefined) agreedByStore.set(read, (agreed = { size: 0, byDistro: new Map() }));
   const seen = agreed;
   const open = new Map<string, PairRecord[]>();
   for (const p of pairs.values()) {
     // No lookup keys: the findings are empty whatever the database holds, so there is nothing to track.
-    if (p.basis.length === 0 || seen.get(`${p.distro}\u0001${p.packagePk}`) === p.basis) continue;
+    if (p.basis.length === 0 || seen.byDistro.get(p.distro)?.get(p.packagePk) === p.basis) continue;
     let l = open.get(p.distro);
     if (l === undefined) open.set(p.distro, (l = []));
     l.push(p);
@@ -96,11 +99,17 @@ export async function notePairs(trx: Db, read: Kysely<Tables>, dialect: Dialect,
         distro,
         chunk.map((p) => p.packagePk),
       );
-      if (seen.size + chunk.length > MAX_AGREED) seen.clear();
+      if (seen.size + chunk.length > MAX_AGREED) {
+        seen.byDistro.clear();
+        seen.size = 0;
+      }
+      let agreedHere = seen.byDistro.get(distro);
+      if (agreedHere === undefined) seen.byDistro.set(distro, (agreedHere = new Map()));
       const rest = chunk.filter((p) => {
         const s = committed.get(p.packagePk);
         if (s === undefined || !agrees(s, p)) return true;
-        seen.set(`${distro}\u0001${p.packagePk}`, p.basis);
+        if (!agreedHere.has(p.packagePk)) seen.size++;
+        agreedHere.set(p.packagePk, p.basis);
         return false;
       });
       if (rest.length > 0) await settle(trx, dialect, distro, rest);

@@ -136,9 +136,24 @@ export function signatureEntries(signature: string): SignatureEntry[] | null {
   return out;
 }
 
+/** One (distro, package) pair as matched: its findings and their signature (computed once). */
+export interface Matched {
+  readonly templates: readonly Template[];
+  readonly signature: string;
+}
+
+/** One distro's cached results, by package key (nested maps: no string key built per package and lookup). */
+interface DistroCache {
+  readonly key: string;
+  readonly matched: Map<string, Matched>;
+  readonly bases: Map<string, Basis>;
+}
+
 export class PostureMatcher {
-  private readonly cache = new Map<string, readonly Template[]>();
-  private readonly bases = new Map<string, Basis>();
+  private readonly distros = new Map<string, DistroCache>();
+  /** The same StoredOs object (one per upload or image batch) finds its cache without serialising the distro again. */
+  private readonly byOs = new WeakMap<StoredOs, DistroCache>();
+  private entries = 0;
   readonly fingerprints: AdvisoryFingerprints;
 
   constructor(
@@ -149,14 +164,38 @@ export class PostureMatcher {
     this.fingerprints = new AdvisoryFingerprints(db);
   }
 
+  private distroCache(os: StoredOs): DistroCache {
+    let c = this.byOs.get(os);
+    if (c === undefined) {
+      const key = distroKey(os);
+      c = this.distros.get(key);
+      if (c === undefined) this.distros.set(key, (c = { key, matched: new Map(), bases: new Map() }));
+      this.byOs.set(os, c);
+    }
+    return c;
+  }
+
+  /** Room for `n` more entries, starting over when the bound would be passed. */
+  private reserve(n: number): void {
+    if (this.entries + n <= this.maxEntries) {
+      this.entries += n;
+      return;
+    }
+    for (const c of this.distros.values()) {
+      c.matched.clear();
+      c.bases.clear();
+    }
+    this.entries = n;
+  }
+
   /** The lookup keys of a pair and their fingerprints in this database (cached). */
   basisOf(os: StoredOs, p: MatchablePackage): Basis {
-    const k = `${distroKey(os)}\u0001${p.pkey}`;
-    let hit = this.bases.get(k);
+    const { bases } = this.distroCache(os);
+    let hit = bases.get(p.pkey);
     if (hit === undefined) {
       hit = this.fingerprints.basis(lookupKeysOf(distroOf(os), p));
-      if (this.bases.size >= this.maxEntries) this.bases.clear();
-      this.bases.set(k, hit);
+      this.reserve(1);
+      bases.set(p.pkey, hit);
     }
     return hit;
   }
@@ -165,14 +204,17 @@ export class PostureMatcher {
    * The findings of each package on this distro (cached). `onFresh` hears about the pairs computed now rather
    * than taken from the cache.
    */
-  templatesFor(os: StoredOs, packages: readonly MatchablePackage[], onFresh?: (pkey: string, templates: readonly Template[]) => void): (pkey: string) => readonly Template[] {
-    const dk = distroKey(os);
+  matchedFor(os: StoredOs, packages: readonly MatchablePackage[], onFresh?: (pkey: string, matched: Matched) => void): (pkey: string) => Matched {
+    const cache = this.distroCache(os);
+    // Read back through a local map: a cache reset while this batch is in use must not lose its entries.
+    const local = new Map<string, Matched>();
     const misses = new Map<string, MatchablePackage>();
     for (const p of packages) {
-      if (!this.cache.has(`${dk}\u0001${p.pkey}`)) misses.set(p.pkey, p);
+      const hit = cache.matched.get(p.pkey);
+      if (hit !== undefined) local.set(p.pkey, hit);
+      else misses.set(p.pkey, p);
     }
     if (misses.size > 0) {
-      if (this.cache.size + misses.size > this.maxEntries) this.cache.clear();
       const { findings } = matchPackages([...misses.values()].map(packageForMatching), distroOf(os), this.db);
       const byPackage = new Map<string, Template[]>();
       for (const f of findings) {
@@ -180,35 +222,37 @@ export class PostureMatcher {
         if (list === undefined) byPackage.set(f.packageId, (list = []));
         list.push(templateOf(f));
       }
+      this.reserve(misses.size);
       for (const pkey of misses.keys()) {
         const templates = byPackage.get(pkey) ?? [];
-        this.cache.set(`${dk}\u0001${pkey}`, templates);
-        onFresh?.(pkey, templates);
+        const matched = { templates, signature: signatureOf(templates) };
+        cache.matched.set(pkey, matched);
+        local.set(pkey, matched);
+        onFresh?.(pkey, matched);
       }
     }
-    // Read back through a local map: a cache reset while this batch is in use must not lose its entries.
-    const local = new Map<string, readonly Template[]>();
-    for (const p of packages) local.set(p.pkey, this.cache.get(`${dk}\u0001${p.pkey}`) ?? []);
-    return (pkey) => local.get(pkey) ?? [];
+    return (pkey) => local.get(pkey) ?? NOTHING;
   }
 
   /** Detection rows for one image's packages (all of them, or a batch of them), added to `into` (returned, with `pairs`). */
   detections(imagePk: number, os: StoredOs, packages: readonly PackageInImage[], into: Detections = { rows: [], findings: new Map() }): Detections {
-    const dk = distroKey(os);
+    const dk = this.distroCache(os).key;
     const pairs = into.pairs ?? new Map<number, PairRecord>();
     const pkOf = new Map(packages.map((p) => [p.pkey, p.package_pk]));
-    const templatesOf = this.templatesFor(os, packages, (pkey, templates) => {
+    const matchedOf = this.matchedFor(os, packages, (pkey, matched) => {
       const pk = pkOf.get(pkey);
-      if (pk !== undefined) into.fresh?.set(pk, { distro: dk, signature: signatureOf(templates) });
+      if (pk !== undefined) into.fresh?.set(pk, { distro: dk, signature: matched.signature });
     });
     for (const p of packages) {
-      const templates = templatesOf(p.pkey);
+      const { templates, signature } = matchedOf(p.pkey);
       stamp(imagePk, p, templates, into);
-      pairs.set(p.package_pk, { distro: dk, packagePk: p.package_pk, signature: signatureOf(templates), basis: this.basisOf(os, p) });
+      pairs.set(p.package_pk, { distro: dk, packagePk: p.package_pk, signature, basis: this.basisOf(os, p) });
     }
     return into.pairs === undefined ? { ...into, pairs } : into;
   }
 }
+
+const NOTHING: Matched = { templates: [], signature: '' };
 
 /** One image package's detections: the pair's findings with the image's own scan type and layer. */
 export function stamp(imagePk: number, p: { image_package_pk: number; package_pk: number; scan_type: string; layer_index: number }, templates: readonly Template[], into: Detections): void {

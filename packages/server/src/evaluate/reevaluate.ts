@@ -30,7 +30,7 @@ import type { Store } from '../store/database.js';
 import { SETTING_EVALUATED_DB, getSetting, setSetting } from '../store/settings.js';
 import { basisText } from './fingerprints.js';
 import { replacePairs, storedPairs } from './pairs.js';
-import { signatureOf, type PairRecord, type PostureMatcher, type StoredOs } from './posture.js';
+import { type PairRecord, type PostureMatcher, type StoredOs } from './posture.js';
 import { cancelled, changeOf, chunks, evaluateImages, rewritePairs, type PairChange, type Tally } from './rewrite.js';
 import type { ServerVulnDb } from './vulndb.js';
 
@@ -265,11 +265,11 @@ async function unevaluatedUploads(store: Store, from: number, handled: ReadonlyS
 /** Match one chunk of a distro's pairs: what changed goes to `changed`, what to record to `records`. */
 async function matchPairs(store: Store, matcher: PostureMatcher, distro: Distro, pks: readonly number[], changed: Map<number, PairChange>, records: PairRecord[]): Promise<void> {
   const dict = await store.read.selectFrom('packages').select(MATCHABLE).where('pk', 'in', pks).execute();
-  const templatesOf = matcher.templatesFor(distro.os, dict);
+  const matchedOf = matcher.matchedFor(distro.os, dict);
   const stored = await storedPairs(store.read, distro.key, pks);
   for (const p of dict) {
-    const templates = templatesOf(p.pkey);
-    const record: PairRecord = { distro: distro.key, packagePk: p.pk, signature: signatureOf(templates), basis: matcher.basisOf(distro.os, p) };
+    const { templates, signature } = matchedOf(p.pkey);
+    const record: PairRecord = { distro: distro.key, packagePk: p.pk, signature, basis: matcher.basisOf(distro.os, p) };
     const s = stored.get(p.pk);
     const rewrite = s === undefined || s.unsettled || s.signature !== record.signature;
     if (rewrite) changed.set(p.pk, changeOf(s, templates));

@@ -23,7 +23,7 @@ import type { Dialect, Store } from '../store/database.js';
 import { insertRows } from '../store/bulk.js';
 import { writeQueueOf } from '../store/write-queue.js';
 import { upsertDictionary } from '../store/packages.js';
-import { beginFleetUpdate } from '../store/fleet-aggregates.js';
+import { beginFleetUpdate, type WrittenDetection, type WrittenPackage } from '../store/fleet-aggregates.js';
 import type { Tables } from '../store/schema.js';
 import { getSca } from '../store/settings.js';
 import type { PackageInImage, PostureMatcher } from '../evaluate/posture.js';
@@ -188,7 +188,7 @@ export async function ingestReport(store: Store, vulndb: ServerVulnDb, options: 
         await upsertContainers(trx, { sensorPk, host: options.sensor.host, now, containers: inspection.containers, scope: { imageId: imageIdOf(head.image) } });
       }
       const counts = await recountImage(trx, imagePk);
-      await fleet.finish();
+      await fleet.finish(stored.written ?? undefined);
 
       const warnings: string[] = [];
       if (dropped.includes('SCA') || (!sca.enabled && head.sensor.performScaScan)) {
@@ -281,6 +281,8 @@ interface Stored {
   stored: number;
   dropped: number;
   byScanType: Map<string, number>;
+  /** The rows written, when the report's rows were in memory anyway (the fleet aggregates then need not read them back). */
+  written: { packages: WrittenPackage[]; detections: WrittenDetection[] } | null;
 }
 
 async function insertPackages(
@@ -295,7 +297,7 @@ async function insertPackages(
 ): Promise<Stored> {
   const dialect: Dialect = store.dialect;
   const read: Kysely<Tables> = store.read;
-  const out: Stored = { stored: 0, dropped: 0, byScanType: new Map() };
+  const out: Stored = { stored: 0, dropped: 0, byScanType: new Map(), written: Array.isArray(source) ? { packages: [], detections: [] } : null };
   const os = {
     os_family: head.image.os?.family ?? null,
     os_name: head.image.os?.name ?? null,
@@ -322,16 +324,27 @@ async function insertPackages(
     );
     for (const r of rows) out.byScanType.set(r.scanType, (out.byScanType.get(r.scanType) ?? 0) + 1);
     out.stored += rows.length;
+    out.written?.packages.push(...rows.map((r, i) => ({ imagePk, packagePk: packagePks[i] as number, scanType: r.scanType, name: r.dict.name, version: r.dict.version, type: r.dict.type })));
     if (matcher === null) return;
-    const inImage: PackageInImage[] = rows.map((r, i) => ({
-      ...r.dict,
+    // The matchable columns by name, not a spread of the whole dictionary row: objects of one shape, built fast.
+    const inImage: PackageInImage[] = rows.map(({ dict: d, scanType, layerIndex }, i) => ({
+      pkey: d.pkey,
+      type: d.type,
+      name: d.name,
+      version: d.version,
+      purl: d.purl,
+      class: d.class,
+      source_name: d.source_name,
+      source_version: d.source_version,
+      owned_by: d.owned_by,
       image_package_pk: ipPks[i] as number,
       package_pk: packagePks[i] as number,
-      scan_type: r.scanType,
-      layer_index: r.layerIndex,
+      scan_type: scanType,
+      layer_index: layerIndex,
     }));
     const d = matcher.detections(imagePk, os, inImage, { rows: [], findings: new Map(), fresh: new Map() });
     await insertDetections(trx, read, dialect, d);
+    out.written?.detections.push(...d.rows);
     // Pairs this process matched for the first time: recorded for the re-evaluation, never overwritten here (a
     // stale signature must survive until the re-evaluation that follows a database change rewrites its images).
     await insertRows(trx, dialect, EVALUATION_SHAPE, [...(d.fresh ?? new Map<number, { distro: string; signature: string }>())].map(([pk, e]) => [e.distro, pk, e.signature]));

@@ -6,13 +6,14 @@
  * Bodies too large to be kept in memory are inspected on the main thread, streamed (inspect.ts); so is everything
  * when workers cannot start (the pool then falls back, it never fails an upload for that).
  *
- * Size: the main thread needs a core, the WAL checkpointer part of one, so workers only pay off from 4 cores up.
- * Measured on a 2-core machine, a worker made throughput no better (the cores were already busy) and broke group
- * commit (uploads reached the writer one at a time), so the default there is no worker.
+ * Size: the main thread needs a core, the WAL checkpointer part of one; past that, a worker per core up to four.
+ * On 2 cores one worker pays off as well: the main thread is the bottleneck (~90% busy while the worker uses ~18% of
+ * a core), and 3,000 uploads of 500 packages (bench/backend.mjs, 8 clients) went at 28.8 and 28.1/s with one worker
+ * against 24.5 and 25.0/s without. A single core gets none (the worker would only compete with the writer).
  */
 export function defaultPoolSize(): number {
   const cores = availableParallelism();
-  return cores >= 4 ? Math.min(4, cores - 2) : 0;
+  return cores >= 4 ? Math.min(4, cores - 2) : cores >= 2 ? 1 : 0;
 }
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';

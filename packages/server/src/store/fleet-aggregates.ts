@@ -37,7 +37,7 @@
 import { createHash } from 'node:crypto';
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { Dialect } from './database.js';
-import type { Tables } from './schema.js';
+import type { NewDetection, Tables } from './schema.js';
 import { insertReturning, insertRows } from './bulk.js';
 import { paddedIn } from './chunks.js';
 
@@ -54,8 +54,30 @@ export interface FleetScope {
 }
 
 export interface FleetUpdate {
-  /** Apply the difference between the images' rows now and when the update began (same transaction). */
-  finish(): Promise<void>;
+  /**
+   * Apply the difference between the images' rows now and when the update began (same transaction). `written`: the
+   * rows the update inserted, when it has them at hand; images that held no rows at the start then hold exactly
+   * those, so they need not be read back.
+   */
+  finish(written?: WrittenRows): Promise<void>;
+}
+
+/** One image_packages row as written, with its dictionary row's group. */
+export interface WrittenPackage {
+  readonly imagePk: number;
+  readonly packagePk: number;
+  readonly scanType: string;
+  readonly name: string;
+  readonly version: string;
+  readonly type: string;
+}
+
+/** One detection as written: where it is and the columns a facet takes. */
+export type WrittenDetection = Pick<NewDetection, 'image_pk' | 'package_pk' | 'scan_type' | 'finding' | (typeof DETECTION_FACET_COLUMNS)[number]>;
+
+export interface WrittenRows {
+  readonly packages: readonly WrittenPackage[];
+  readonly detections: readonly WrittenDetection[];
 }
 
 /** The columns of a facet, in key order. */
@@ -158,22 +180,37 @@ function addTo<K>(map: Map<K, Set<number>>, key: K, image: number): void {
   else set.add(image);
 }
 
+type Group = Pick<WrittenPackage, 'name' | 'version' | 'type'>;
+
 async function packageContribution(db: Kysely<Tables>, imagePks: readonly number[], c: Contribution): Promise<void> {
   const rows = await db.selectFrom('image_packages').select(['image_pk', 'package_pk', 'scan_type']).where('image_pk', 'in', paddedIn(imagePks)).execute();
+  // The group of each distinct dictionary row (the images share most of theirs).
+  const groupOf = new Map<number, Group>();
+  for (const part of chunks([...new Set(rows.map((r) => n(r.package_pk)))], 500)) {
+    for (const p of await db.selectFrom('packages').select(['pk', 'name', 'version', 'type']).where('pk', 'in', paddedIn(part)).execute()) groupOf.set(n(p.pk), p);
+  }
+  foldPackages(
+    rows.map((r) => ({ imagePk: n(r.image_pk), packagePk: n(r.package_pk), scanType: r.scan_type })),
+    (pk) => groupOf.get(pk) as Group,
+    c,
+  );
+}
+
+/** Add what these image_packages rows contribute to `c`. */
+function foldPackages(rows: readonly Pick<WrittenPackage, 'imagePk' | 'packagePk' | 'scanType'>[], groupOf: (packagePk: number) => Group, c: Contribution): void {
   // Sets of images: an image counts once per key, however many of its rows share it.
   const scans = new Map<string, Set<number>>();
   const imagesOfRow = new Map<number, Set<number>>();
   for (const r of rows) {
-    addTo(scans, JSON.stringify([n(r.package_pk), r.scan_type]), n(r.image_pk));
-    addTo(imagesOfRow, n(r.package_pk), n(r.image_pk));
+    addTo(scans, JSON.stringify([r.packagePk, r.scanType]), r.imagePk);
+    addTo(imagesOfRow, r.packagePk, r.imagePk);
   }
   for (const [k, images] of scans) bump(c.scans, k, images.size);
-  // The group of each distinct dictionary row (the images share most of theirs).
   const groups = new Map<string, Set<number>>();
-  for (const part of chunks([...imagesOfRow.keys()], 500)) {
-    for (const p of await db.selectFrom('packages').select(['pk', 'name', 'version', 'type']).where('pk', 'in', paddedIn(part)).execute()) {
-      for (const image of imagesOfRow.get(n(p.pk)) ?? []) addTo(groups, JSON.stringify([p.name, p.version, p.type]), image);
-    }
+  for (const [pk, images] of imagesOfRow) {
+    const g = groupOf(pk);
+    const key = JSON.stringify([g.name, g.version, g.type]);
+    for (const image of images) addTo(groups, key, image);
   }
   for (const [k, images] of groups) bump(c.groups, k, images.size);
 }
@@ -241,26 +278,41 @@ async function vulnContribution(db: Kysely<Tables>, imagePks: readonly number[],
   for (const part of chunks([...new Set(rows.map((r) => n(r.package_pk)))], 500)) {
     for (const p of await db.selectFrom('packages').select(['pk', 'type', 'name']).where('pk', 'in', paddedIn(part)).execute()) names.set(n(p.pk), p);
   }
+  foldVulnerabilities(
+    rows.map((r) => ({ imagePk: n(r.image_pk), packagePk: n(r.package_pk), scanType: r.scan_type, finding: r.finding })),
+    (finding) => columnsOf.get(finding) as FindingColumns,
+    (pk) => names.get(pk) as { type: string; name: string },
+    c,
+  );
+}
+
+/** Add what these detections contribute to `c`: per image and vulnerability, the set of its facets. */
+function foldVulnerabilities(
+  rows: readonly { readonly imagePk: number; readonly packagePk: number; readonly scanType: string; readonly finding: string }[],
+  columnsOf: (finding: string) => FindingColumns,
+  nameOf: (packagePk: number) => { readonly type: string; readonly name: string },
+  c: Contribution,
+): void {
   // Rows with the same finding, dictionary row and scan type have the same facet (nested maps: no key strings to
   // build per row).
   const facetOf = new Map<string, Map<number, Map<string, Facet>>>();
   const perImage = new Map<number, Map<string, { vulnId: string; facets: Map<string, Facet> }>>();
   for (const r of rows) {
-    const pk = n(r.package_pk);
+    const pk = r.packagePk;
     let byPackage = facetOf.get(r.finding);
     if (byPackage === undefined) facetOf.set(r.finding, (byPackage = new Map()));
     let byScan = byPackage.get(pk);
     if (byScan === undefined) byPackage.set(pk, (byScan = new Map()));
-    let facet = byScan.get(r.scan_type);
+    let facet = byScan.get(r.scanType);
     if (facet === undefined) {
-      const p = names.get(pk) as { type: string; name: string };
-      const d = columnsOf.get(r.finding) as FindingColumns;
-      const columns = [d.vuln_id, p.type, p.name, r.scan_type, d.class, d.severity, d.severity_rank, d.status, d.has_fix, d.kev, d.epss, d.cvss_score] as const;
+      const p = nameOf(pk);
+      const d = columnsOf(r.finding);
+      const columns = [d.vuln_id, p.type, p.name, r.scanType, d.class, d.severity, d.severity_rank, d.status, d.has_fix, d.kev, d.epss, d.cvss_score] as const;
       const [vuln_id, type, name, scan_type, cls, severity, severity_rank, status, has_fix, kev, epss, cvss_score] = columns;
       facet = { fkey: facetKey(JSON.stringify(columns)), vuln_id, type, name, scan_type, class: cls, severity, severity_rank, status, has_fix, kev, epss, cvss_score };
-      byScan.set(r.scan_type, facet);
+      byScan.set(r.scanType, facet);
     }
-    const image = n(r.image_pk);
+    const image = r.imagePk;
     let vulns = perImage.get(image);
     if (vulns === undefined) perImage.set(image, (vulns = new Map()));
     let e = vulns.get(facet.vuln_id);
@@ -493,13 +545,40 @@ export async function beginFleetUpdate(trx: Kysely<Tables>, dialect: Dialect, im
   };
   const before = await contributions(trx, imagePks, what);
   return {
-    finish: async () => {
-      const after = await contributions(trx, imagePks, what);
+    finish: async (written) => {
+      const after = written !== undefined && what.vulnIds === null && isEmpty(before) ? writtenContribution(written, what) : await contributions(trx, imagePks, what);
       const group = groups.get(trx);
       if (group !== undefined) group.add(before, after);
       else await apply(trx, dialect, before, after);
     },
   };
+}
+
+function isEmpty(c: Contribution): boolean {
+  return c.groups.size === 0 && c.scans.size === 0 && c.sets.size === 0;
+}
+
+/** What rows just written contribute (their images held nothing before, so these are all of their rows). */
+function writtenContribution(written: WrittenRows, what: Capture): Contribution {
+  const c = emptyContribution();
+  const groupOf = new Map<number, WrittenPackage>();
+  for (const p of written.packages) groupOf.set(p.packagePk, p);
+  if (what.packages) foldPackages(written.packages, (pk) => groupOf.get(pk) as WrittenPackage, c);
+  if (what.vulnerabilities) {
+    const byFinding = new Map<string, FindingColumns>();
+    for (const d of written.detections) {
+      if (byFinding.has(d.finding)) continue;
+      const { vuln_id, class: cls, severity, severity_rank, status, has_fix, kev } = d;
+      byFinding.set(d.finding, { vuln_id, class: cls, severity, severity_rank, status, has_fix, kev, epss: d.epss ?? null, cvss_score: d.cvss_score ?? null });
+    }
+    foldVulnerabilities(
+      written.detections.map((d) => ({ imagePk: d.image_pk, packagePk: d.package_pk, scanType: d.scan_type, finding: d.finding })),
+      (finding) => byFinding.get(finding) as FindingColumns,
+      (pk) => groupOf.get(pk) as WrittenPackage,
+      c,
+    );
+  }
+  return c;
 }
 
 function addInto(target: Contribution, source: Contribution): void {
