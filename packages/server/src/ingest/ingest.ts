@@ -32,7 +32,7 @@ import type { ServerVulnDb } from '../evaluate/vulndb.js';
 import { forEachPackageRow, IngestError, inspectReport, type Inspection, type PackageRow, type ReportHead } from './inspect.js';
 import type { InspectPool } from './inspect-pool.js';
 import type { Spool } from './spool.js';
-import { recountImage, upsertContainers } from './records.js';
+import { groupedWritten, recountImage, upsertContainers } from './records.js';
 
 export { IngestError, STRING_CAPS } from './inspect.js';
 
@@ -187,7 +187,8 @@ export async function ingestReport(store: Store, vulndb: ServerVulnDb, options: 
       if (inspection.containers !== null) {
         await upsertContainers(trx, { sensorPk, host: options.sensor.host, now, containers: inspection.containers, scope: { imageId: imageIdOf(head.image) } });
       }
-      const counts = await recountImage(trx, imagePk);
+      // A new image's rows are all in hand: counted from them rather than read back.
+      const counts = await recountImage(trx, imagePk, fleet.heldNothing && stored.written !== null ? groupedWritten(stored.written) : undefined);
       await fleet.finish(stored.written ?? undefined);
 
       const warnings: string[] = [];

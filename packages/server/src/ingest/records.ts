@@ -1,6 +1,7 @@
 /** Writes shared by uploads and the sensor endpoints: containers, and the per-image counts. */
 import type { Kysely, Transaction } from 'kysely';
 import type { Tables } from '../store/schema.js';
+import type { WrittenRows } from '../store/fleet-aggregates.js';
 import type { ContainerInput } from './validate.js';
 
 export const SEVERITY_COLUMNS = {
@@ -24,31 +25,67 @@ export interface ImageCounts {
   readonly bySeverity: Record<Severity, number>;
 }
 
-/**
- * Recompute the denormalised columns of these images from their rows: vulnerability counts (images.vulns_*,
- * scans.vulns), CVSS extremes, package count and package types. Three grouped reads for the whole set, then
- * one write per image (and per scan row), so the re-evaluation can recount a batch at once.
- */
-export async function recountImages(trx: Kysely<Tables> | Transaction<Tables>, imagePks: readonly number[], options: { packages?: boolean } = {}): Promise<Map<number, ImageCounts>> {
-  const withPackages = options.packages ?? true;
-  const out = new Map<number, ImageCounts>();
-  if (imagePks.length === 0) return out;
-  const pks = [...imagePks];
-  const vulnRows = await trx
+/** An image's rows grouped the way the counts need them. */
+interface Grouped {
+  readonly vulns: readonly { image_pk: number; scan_type: string; severity: string; n: number; cmax: number | null; cmin: number | null }[];
+  readonly packages: readonly { image_pk: number; type: string; n: number }[];
+}
+
+/** The groups of rows just written (for images that held none before: then these are all of their rows). */
+export function groupedWritten(written: WrittenRows): Grouped {
+  const vulns = new Map<string, { image_pk: number; scan_type: string; severity: string; n: number; cmax: number | null; cmin: number | null }>();
+  for (const d of written.detections) {
+    const k = JSON.stringify([d.image_pk, d.scan_type, d.severity]);
+    let g = vulns.get(k);
+    if (g === undefined) vulns.set(k, (g = { image_pk: d.image_pk, scan_type: d.scan_type, severity: d.severity, n: 0, cmax: null, cmin: null }));
+    g.n++;
+    const score = d.cvss_score ?? null;
+    if (score !== null) {
+      g.cmax = Math.max(g.cmax ?? -Infinity, score);
+      g.cmin = Math.min(g.cmin ?? Infinity, score);
+    }
+  }
+  const packages = new Map<string, { image_pk: number; type: string; n: number }>();
+  for (const p of written.packages) {
+    const k = JSON.stringify([p.imagePk, p.type]);
+    let g = packages.get(k);
+    if (g === undefined) packages.set(k, (g = { image_pk: p.imagePk, type: p.type, n: 0 }));
+    g.n++;
+  }
+  return { vulns: [...vulns.values()], packages: [...packages.values()] };
+}
+
+async function groupedStored(trx: Kysely<Tables> | Transaction<Tables>, pks: readonly number[], withPackages: boolean): Promise<Grouped> {
+  const vulns = await trx
     .selectFrom('detections')
     .select(['image_pk', 'scan_type', 'severity', (eb) => eb.fn.countAll<number>().as('n'), (eb) => eb.fn.max('cvss_score').as('cmax'), (eb) => eb.fn.min('cvss_score').as('cmin')])
     .where('image_pk', 'in', pks)
     .groupBy(['image_pk', 'scan_type', 'severity'])
     .execute();
-  const pkgRows = !withPackages
+  const packages = !withPackages
     ? []
     : await trx
-    .selectFrom('image_packages as ip')
-    .innerJoin('packages as p', 'p.pk', 'ip.package_pk')
-    .select(['ip.image_pk', 'p.type', (eb) => eb.fn.countAll<number>().as('n')])
-    .where('ip.image_pk', 'in', pks)
-    .groupBy(['ip.image_pk', 'p.type'])
-    .execute();
+        .selectFrom('image_packages as ip')
+        .innerJoin('packages as p', 'p.pk', 'ip.package_pk')
+        .select(['ip.image_pk', 'p.type', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('ip.image_pk', 'in', pks)
+        .groupBy(['ip.image_pk', 'p.type'])
+        .execute();
+  return { vulns, packages };
+}
+
+/**
+ * Recompute the denormalised columns of these images from their rows: vulnerability counts (images.vulns_*,
+ * scans.vulns), CVSS extremes, package count and package types. Three grouped reads for the whole set (none when
+ * the caller has the groups: `grouped`), then one write per image (and per scan row), so the re-evaluation can
+ * recount a batch at once.
+ */
+export async function recountImages(trx: Kysely<Tables> | Transaction<Tables>, imagePks: readonly number[], options: { packages?: boolean; grouped?: Grouped } = {}): Promise<Map<number, ImageCounts>> {
+  const withPackages = options.packages ?? true;
+  const out = new Map<number, ImageCounts>();
+  if (imagePks.length === 0) return out;
+  const pks = [...imagePks];
+  const { vulns: vulnRows, packages: pkgRows } = options.grouped ?? (await groupedStored(trx, pks, withPackages));
   interface Acc {
     total: number;
     bySeverity: Record<Severity, number>;
@@ -106,8 +143,8 @@ export async function recountImages(trx: Kysely<Tables> | Transaction<Tables>, i
   return out;
 }
 
-export async function recountImage(trx: Kysely<Tables> | Transaction<Tables>, imagePk: number): Promise<ImageCounts> {
-  return (await recountImages(trx, [imagePk])).get(imagePk) ?? { total: 0, bySeverity: emptyCounts() };
+export async function recountImage(trx: Kysely<Tables> | Transaction<Tables>, imagePk: number, grouped?: Grouped): Promise<ImageCounts> {
+  return (await recountImages(trx, [imagePk], grouped === undefined ? {} : { grouped })).get(imagePk) ?? { total: 0, bySeverity: emptyCounts() };
 }
 
 export interface ContainerUpdate {

@@ -60,6 +60,8 @@ export interface FleetUpdate {
    * those, so they need not be read back.
    */
   finish(written?: WrittenRows): Promise<void>;
+  /** The images held no rows (of the update's scope) when it began. */
+  readonly heldNothing: boolean;
 }
 
 /** One image_packages row as written, with its dictionary row's group. */
@@ -544,9 +546,11 @@ export async function beginFleetUpdate(trx: Kysely<Tables>, dialect: Dialect, im
     vulnIds: scope.vulnIds === undefined ? null : [...new Set(scope.vulnIds.map((id) => id.toLowerCase()))].sort(),
   };
   const before = await contributions(trx, imagePks, what);
+  const heldNothing = isEmpty(before);
   return {
+    heldNothing,
     finish: async (written) => {
-      const after = written !== undefined && what.vulnIds === null && isEmpty(before) ? writtenContribution(written, what) : await contributions(trx, imagePks, what);
+      const after = written !== undefined && what.vulnIds === null && heldNothing ? writtenContribution(written, what) : await contributions(trx, imagePks, what);
       const group = groups.get(trx);
       if (group !== undefined) group.add(before, after);
       else await apply(trx, dialect, before, after);
