@@ -167,8 +167,7 @@ const PAGES: readonly Page[] = [
   { limit: 7, offset: 3 },
 ];
 
-/** What the aggregates hold, by natural keys (live sets only: empty ones are kept for reuse). */
-/** The fleet aggregates and the per-image counts, as sorted lines. */
+/** What the aggregates and the per-image counts hold, by natural keys (live sets only: empty ones are kept for reuse). */
 async function aggregateState(db: Kysely<Tables>): Promise<string[]> {
   const counts = await db
     .selectFrom('images')

@@ -282,7 +282,7 @@ interface Stored {
   stored: number;
   dropped: number;
   byScanType: Map<string, number>;
-  /** The rows written, when the report's rows were in memory anyway (the fleet aggregates then need not read them back). */
+  /** The rows written, when the report's rows were in memory anyway (a new image's counts and fleet contribution then need not read them back). */
   written: { packages: WrittenPackage[]; detections: WrittenDetection[] } | null;
 }
 

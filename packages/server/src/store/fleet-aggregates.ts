@@ -281,7 +281,7 @@ async function vulnContribution(db: Kysely<Tables>, imagePks: readonly number[],
     for (const p of await db.selectFrom('packages').select(['pk', 'type', 'name']).where('pk', 'in', paddedIn(part)).execute()) names.set(n(p.pk), p);
   }
   foldVulnerabilities(
-    rows.map((r) => ({ imagePk: n(r.image_pk), packagePk: n(r.package_pk), scanType: r.scan_type, finding: r.finding })),
+    rows.map((r) => ({ image_pk: n(r.image_pk), package_pk: n(r.package_pk), scan_type: r.scan_type, finding: r.finding })),
     (finding) => columnsOf.get(finding) as FindingColumns,
     (pk) => names.get(pk) as { type: string; name: string },
     c,
@@ -290,7 +290,7 @@ async function vulnContribution(db: Kysely<Tables>, imagePks: readonly number[],
 
 /** Add what these detections contribute to `c`: per image and vulnerability, the set of its facets. */
 function foldVulnerabilities(
-  rows: readonly { readonly imagePk: number; readonly packagePk: number; readonly scanType: string; readonly finding: string }[],
+  rows: readonly Pick<WrittenDetection, 'image_pk' | 'package_pk' | 'scan_type' | 'finding'>[],
   columnsOf: (finding: string) => FindingColumns,
   nameOf: (packagePk: number) => { readonly type: string; readonly name: string },
   c: Contribution,
@@ -300,21 +300,21 @@ function foldVulnerabilities(
   const facetOf = new Map<string, Map<number, Map<string, Facet>>>();
   const perImage = new Map<number, Map<string, { vulnId: string; facets: Map<string, Facet> }>>();
   for (const r of rows) {
-    const pk = r.packagePk;
+    const pk = r.package_pk;
     let byPackage = facetOf.get(r.finding);
     if (byPackage === undefined) facetOf.set(r.finding, (byPackage = new Map()));
     let byScan = byPackage.get(pk);
     if (byScan === undefined) byPackage.set(pk, (byScan = new Map()));
-    let facet = byScan.get(r.scanType);
+    let facet = byScan.get(r.scan_type);
     if (facet === undefined) {
       const p = nameOf(pk);
       const d = columnsOf(r.finding);
-      const columns = [d.vuln_id, p.type, p.name, r.scanType, d.class, d.severity, d.severity_rank, d.status, d.has_fix, d.kev, d.epss, d.cvss_score] as const;
+      const columns = [d.vuln_id, p.type, p.name, r.scan_type, d.class, d.severity, d.severity_rank, d.status, d.has_fix, d.kev, d.epss, d.cvss_score] as const;
       const [vuln_id, type, name, scan_type, cls, severity, severity_rank, status, has_fix, kev, epss, cvss_score] = columns;
       facet = { fkey: facetKey(JSON.stringify(columns)), vuln_id, type, name, scan_type, class: cls, severity, severity_rank, status, has_fix, kev, epss, cvss_score };
-      byScan.set(r.scanType, facet);
+      byScan.set(r.scan_type, facet);
     }
-    const image = r.imagePk;
+    const image = r.image_pk;
     let vulns = perImage.get(image);
     if (vulns === undefined) perImage.set(image, (vulns = new Map()));
     let e = vulns.get(facet.vuln_id);
@@ -576,7 +576,7 @@ function writtenContribution(written: WrittenRows, what: Capture): Contribution 
       byFinding.set(d.finding, { vuln_id, class: cls, severity, severity_rank, status, has_fix, kev, epss: d.epss ?? null, cvss_score: d.cvss_score ?? null });
     }
     foldVulnerabilities(
-      written.detections.map((d) => ({ imagePk: d.image_pk, packagePk: d.package_pk, scanType: d.scan_type, finding: d.finding })),
+      written.detections,
       (finding) => byFinding.get(finding) as FindingColumns,
       (pk) => groupOf.get(pk) as WrittenPackage,
       c,
