@@ -57,6 +57,19 @@ function serverProcess(dataDir, database) {
   });
 }
 
+/**
+ * CPU seconds used so far by a process (all its threads) and by its main thread (the event loop, where SQLite writes
+ * and the posture evaluation run). Per upload these vary less than throughput on a shared machine.
+ */
+function cpuSeconds(pid) {
+  const ticks = (path) => {
+    const fields = readFileSync(path, 'utf8').split(') ')[1].split(' ');
+    return Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14 and 15 of proc(5))
+  };
+  const hz = 100; // USER_HZ: 100 on every Linux ABI Node supports
+  return { process: ticks(`/proc/${pid}/stat`) / hz, main: ticks(`/proc/${pid}/task/${pid}/stat`) / hz };
+}
+
 function peakRss(pid) {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
@@ -178,6 +191,7 @@ for (const store of stores) {
     });
     let next = 0;
     const marks = [];
+    const cpu0 = cpuSeconds(server.child.pid);
     const started = performance.now();
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
@@ -193,8 +207,10 @@ for (const store of stores) {
       }),
     );
     const secs = (performance.now() - started) / 1000;
+    const cpu1 = cpuSeconds(server.child.pid);
+    const cpuMsPerUpload = { server: +(((cpu1.process - cpu0.process) * 1000) / IMAGES).toFixed(1), mainThread: +(((cpu1.main - cpu0.main) * 1000) / IMAGES).toFixed(1) };
     const perK = marks.map((m, k) => (1000 / ((m.t - (k === 0 ? started : marks[k - 1].t)) / 1000)).toFixed(1));
-    r.ingest = { images: IMAGES, networkRetries: retries, packageRows: bodies.packages, seconds: +secs.toFixed(1), perSecond: +(IMAGES / secs).toFixed(1), perSecondByThousand: perK, concurrency: CONCURRENCY };
+    r.ingest = { images: IMAGES, networkRetries: retries, packageRows: bodies.packages, seconds: +secs.toFixed(1), perSecond: +(IMAGES / secs).toFixed(1), perSecondByThousand: perK, cpuMsPerUpload, concurrency: CONCURRENCY };
     log('ingest', r.ingest);
 
     // ---- q latency

@@ -58,7 +58,9 @@ async function oracleSoftware(db: Kysely<Tables>, resolved: ResolvedQuery<Tables
       dir,
     );
   } else groupsQ = groupsQ.orderBy(`packages.${sort.field}`, dir);
-  const groups = await groupsQ.orderBy('packages.name').orderBy('packages.version').orderBy('packages.type').limit(limit).offset(offset).execute();
+  // Ties: ascending after an images sort; in the sort's direction otherwise (a descending page reverses the ascending order).
+  const ties = sort.field === 'images' ? 'asc' : dir;
+  const groups = await groupsQ.orderBy('packages.name', ties).orderBy('packages.version', ties).orderBy('packages.type', ties).limit(limit).offset(offset).execute();
   const items = [];
   for (const g of groups) {
     const pks = (await db.selectFrom('packages').select('pk').where('name', '=', g.name).where('version', '=', g.version).where('type', '=', g.type).execute()).map((r) => r.pk);
@@ -401,7 +403,8 @@ for (const kind of storeKinds) {
           top.map((r) => r.vuln_id),
         )
         .execute();
-      await store.db.deleteFrom('tally_migrations' as never).where('name' as never, '=', '0007_fleet_vulns_refresh' as never).execute();
+      // 0007 and the migrations after it (Kysely runs only the tail of the list; each is idempotent).
+      await store.db.deleteFrom('tally_migrations' as never).where('name' as never, '>=', '0007_fleet_vulns_refresh' as never).execute();
       await migrateToLatest(store.db, store.dialect);
       await check();
     });

@@ -180,17 +180,18 @@ async function softwareIn(
           ),
         )
     : listed;
-  // Ties in name, version, type order, as they always were. `bucket` grows with `images`, so leading with it keeps
-  // the order and lets its index (rather than a sort of every group) find the first rows.
+  // Ties in the sort's direction too, so a descending page is its ascending order reversed and one index per sort
+  // field serves both ways (read backwards). `bucket` grows with `images`, so leading with it keeps the order and
+  // lets its index (rather than a sort of every group) find the first rows.
   switch (sort.field) {
     case 'name':
-      q = q.orderBy('fleet_packages.name', dir).orderBy('fleet_packages.version').orderBy('fleet_packages.type');
+      q = q.orderBy('fleet_packages.name', dir).orderBy('fleet_packages.version', dir).orderBy('fleet_packages.type', dir);
       break;
     case 'version':
-      q = q.orderBy('fleet_packages.version', dir).orderBy('fleet_packages.name').orderBy('fleet_packages.type');
+      q = q.orderBy('fleet_packages.version', dir).orderBy('fleet_packages.name', dir).orderBy('fleet_packages.type', dir);
       break;
     case 'type':
-      q = q.orderBy('fleet_packages.type', dir).orderBy('fleet_packages.name').orderBy('fleet_packages.version');
+      q = q.orderBy('fleet_packages.type', dir).orderBy('fleet_packages.name', dir).orderBy('fleet_packages.version', dir);
       break;
     case 'images':
       q = q.orderBy('fleet_packages.bucket', dir).orderBy('fleet_packages.images', dir).orderBy('fleet_packages.name').orderBy('fleet_packages.version').orderBy('fleet_packages.type');
