@@ -133,19 +133,18 @@ function bump(map: Map<string, number>, key: string, by = 1): void {
   map.set(key, (map.get(key) ?? 0) + by);
 }
 
-function hash(text: string): string {
-  return createHash('sha256').update(text).digest('base64url');
-}
+/**
+ * Facet and set keys (sha256 of their text), remembered for the life of the process: uploads keep producing the
+ * same few thousand facets and sets, and hashing each image's sets again was a sizeable part of an upload's CPU.
+ */
+const keys = new Map<string, string>();
+const MAX_KEYS = 100_000;
 
-/** Facet keys by their text, for the life of the process (uploads keep producing the same few thousand facets). */
-const facetKeys = new Map<string, string>();
-const MAX_FACET_KEYS = 100_000;
-
-function facetKey(text: string): string {
-  let k = facetKeys.get(text);
+function keyOf(text: string): string {
+  let k = keys.get(text);
   if (k === undefined) {
-    if (facetKeys.size >= MAX_FACET_KEYS) facetKeys.clear();
-    facetKeys.set(text, (k = hash(text)));
+    if (keys.size >= MAX_KEYS) keys.clear();
+    keys.set(text, (k = createHash('sha256').update(text).digest('base64url')));
   }
   return k;
 }
@@ -311,7 +310,7 @@ function foldVulnerabilities(
       const d = columnsOf(r.finding);
       const columns = [d.vuln_id, p.type, p.name, r.scan_type, d.class, d.severity, d.severity_rank, d.status, d.has_fix, d.kev, d.epss, d.cvss_score] as const;
       const [vuln_id, type, name, scan_type, cls, severity, severity_rank, status, has_fix, kev, epss, cvss_score] = columns;
-      facet = { fkey: facetKey(JSON.stringify(columns)), vuln_id, type, name, scan_type, class: cls, severity, severity_rank, status, has_fix, kev, epss, cvss_score };
+      facet = { fkey: keyOf(JSON.stringify(columns)), vuln_id, type, name, scan_type, class: cls, severity, severity_rank, status, has_fix, kev, epss, cvss_score };
       byScan.set(r.scan_type, facet);
     }
     const image = r.image_pk;
@@ -323,7 +322,7 @@ function foldVulnerabilities(
   }
   for (const e of [...perImage.values()].flatMap((v) => [...v.values()])) {
     const members = [...e.facets.values()].sort((a, b) => (a.fkey < b.fkey ? -1 : a.fkey > b.fkey ? 1 : 0));
-    const skey = hash(JSON.stringify([e.vulnId, members.map((f) => f.fkey)]));
+    const skey = keyOf(JSON.stringify([e.vulnId, members.map((f) => f.fkey)]));
     bump(c.sets, skey);
     if (!c.defs.has(skey)) c.defs.set(skey, { vulnId: e.vulnId, facets: members });
   }
