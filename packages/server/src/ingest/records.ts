@@ -25,15 +25,32 @@ export interface ImageCounts {
   readonly bySeverity: Record<Severity, number>;
 }
 
+/** Detections of one image, scan type and severity: how many, and their CVSS extremes. */
+interface VulnGroup {
+  image_pk: number;
+  scan_type: string;
+  severity: string;
+  n: number;
+  cmax: number | null;
+  cmin: number | null;
+}
+
+/** Packages of one image and type. */
+interface PackageGroup {
+  image_pk: number;
+  type: string;
+  n: number;
+}
+
 /** An image's rows grouped the way the counts need them. */
 interface Grouped {
-  readonly vulns: readonly { image_pk: number; scan_type: string; severity: string; n: number; cmax: number | null; cmin: number | null }[];
-  readonly packages: readonly { image_pk: number; type: string; n: number }[];
+  readonly vulns: readonly VulnGroup[];
+  readonly packages: readonly PackageGroup[];
 }
 
 /** The groups of rows just written (for images that held none before: then these are all of their rows). */
 export function groupedWritten(written: WrittenRows): Grouped {
-  const vulns = new Map<string, { image_pk: number; scan_type: string; severity: string; n: number; cmax: number | null; cmin: number | null }>();
+  const vulns = new Map<string, VulnGroup>();
   for (const d of written.detections) {
     const k = JSON.stringify([d.image_pk, d.scan_type, d.severity]);
     let g = vulns.get(k);
@@ -45,7 +62,7 @@ export function groupedWritten(written: WrittenRows): Grouped {
       g.cmin = Math.min(g.cmin ?? Infinity, score);
     }
   }
-  const packages = new Map<string, { image_pk: number; type: string; n: number }>();
+  const packages = new Map<string, PackageGroup>();
   for (const p of written.packages) {
     const k = JSON.stringify([p.imagePk, p.type]);
     let g = packages.get(k);
