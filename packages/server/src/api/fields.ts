@@ -8,10 +8,11 @@
  * columns the store keeps per image for this purpose (severity counts, CVSS extremes, scans.vulns, package
  * types), so `vulnerabilities.severity:CRITICAL` over 10,000 images never touches the detections table.
  */
-import { sql, type Expression, type ExpressionBuilder, type SelectQueryBuilder, type SqlBool } from 'kysely';
+import { expressionBuilder, sql, type Expression, type ExpressionBuilder, type SelectQueryBuilder, type SqlBool } from 'kysely';
 import { PACKAGE_TYPES } from '@tally/core';
 import { column, matchCondition, type BuildContext, type EnumCondition, type FieldSpec, type FieldTable, type StringCondition, type Dialect } from '../query/index.js';
 import type { Tables } from '../store/schema.js';
+import { imagesHoldingWhere } from '../store/package-holders.js';
 
 export const SCAN_TYPE_VALUES = ['Static', 'Dynamic', 'SCA'] as const;
 /** Ascending, so `severity>=HIGH` means HIGH and CRITICAL. */
@@ -60,13 +61,10 @@ function imageFieldTable(dialect: Dialect): FieldTable<Tables, 'images'> {
   const inRefs = (col: 'repo' | 'tag' | 'digest') => (eb: ImagesEb, c: StringCondition, ctx: BuildContext) =>
     pkIn(eb, eb.selectFrom('image_refs').select('image_refs.image_pk').where((s) => matchCondition(s.ref(`image_refs.${col}`), c, ctx)));
   const inPackages = (col: 'name' | 'version' | 'purl') => (eb: ImagesEb, c: StringCondition, ctx: BuildContext) =>
-    pkIn(
-      eb,
-      eb
-        .selectFrom('packages')
-        .innerJoin('image_packages', 'image_packages.package_pk', 'packages.pk')
-        .select('image_packages.image_pk')
-        .where((s) => matchCondition(s.ref(`packages.${col}`), c, ctx)),
+    eb(
+      pk,
+      'in',
+      imagesHoldingWhere(expressionBuilder<Tables, never>(), dialect, (s) => matchCondition(s.ref(`packages.${col}`), c, ctx)),
     );
   return {
     dialect,

@@ -19,6 +19,7 @@ import { serverVulnDbPath } from '../evaluate/vulndb.js';
 import { SEVERITY_RANK } from '../evaluate/posture.js';
 import { beginFleetUpdate, rebuildFleetAggregates } from '../store/fleet-aggregates.js';
 import { writeQueueOf } from '../store/write-queue.js';
+import { imagesHoldingAny } from '../store/package-holders.js';
 import { recountImages } from '../ingest/records.js';
 import { migrateToLatest } from '../store/migrations.js';
 import type { Tables } from '../store/schema.js';
@@ -289,6 +290,19 @@ for (const kind of storeKinds) {
         })
         .catch((e: { state?: string[] }) => e.state);
       assert.deepEqual(kept, rebuilt, 'the maintained aggregates and image counts equal a rebuild from the rows');
+
+      // The package → images lookup (an FTS5 index on SQLite, kept beside the rows) gives, for every package, exactly
+      // the images whose rows hold it.
+      const rows = await db.selectFrom('image_packages').select(['package_pk', 'image_pk']).distinct().execute();
+      const expected = new Map<number, number[]>();
+      for (const r of rows) expected.set(num(r.package_pk), [...(expected.get(num(r.package_pk)) ?? []), num(r.image_pk)]);
+      for (const [pk, images] of expected) {
+        const got = (await imagesHoldingAny(db, store.dialect, [pk]).execute()).map((r) => num(r.image_pk));
+        assert.deepEqual([...new Set(got)].sort((a, b) => a - b), images.sort((a, b) => a - b), `images holding package ${pk}`);
+      }
+      const some = [...expected.keys()].slice(0, 300);
+      const union = (await imagesHoldingAny(db, store.dialect, some).execute()).map((r) => num(r.image_pk));
+      assert.deepEqual([...new Set(union)].sort((a, b) => a - b), [...new Set(some.flatMap((pk) => expected.get(pk) ?? []))].sort((a, b) => a - b), 'images holding any of 300 packages');
     };
 
     before(async () => {

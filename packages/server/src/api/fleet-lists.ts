@@ -18,6 +18,7 @@ import { sql, type AliasedExpression, type Expression, type ExpressionBuilder, t
 import { buildCondition, matchCondition, type Condition, type Dialect, type ResolvedQuery } from '../query/index.js';
 import { paddedIn } from '../store/chunks.js';
 import type { Tables } from '../store/schema.js';
+import { firstHoldersOfEach } from '../store/package-holders.js';
 import { SEVERITY_RANK } from '../evaluate/posture.js';
 import { num, usesField, type Sort } from './context.js';
 
@@ -139,11 +140,12 @@ export async function softwarePage(
   sort: Sort<SoftwareSortField>,
   page: { limit: number; offset: number },
 ): Promise<{ items: FleetSoftwareOut[]; total: number }> {
-  return reading(db, dialect, (r) => softwareIn(r, resolved, sort, page));
+  return reading(db, dialect, (r) => softwareIn(r, dialect, resolved, sort, page));
 }
 
 async function softwareIn(
   db: Kysely<Tables>,
+  dialect: Dialect,
   resolved: ResolvedQuery<Tables, 'packages'>,
   sort: Sort<SoftwareSortField>,
   page: { limit: number; offset: number },
@@ -231,24 +233,7 @@ async function softwareIn(
     e.scanTypes.add(r.scan_type);
   }
   const memberPks = [...new Set(scans.map((r) => num(r.pk)))];
-  const { byKey, imageIds } = await sampleImages(db, memberPks, async (pks) => {
-    const arm = (pk: number) =>
-      db
-        .selectFrom(
-          db
-            .selectFrom('image_packages')
-            .select(['image_packages.package_pk', 'image_packages.image_pk'])
-            .distinct()
-            .where('image_packages.package_pk', '=', pk)
-            .orderBy('image_packages.image_pk')
-            .limit(SAMPLE)
-            .as('a'),
-        )
-        .select(['a.package_pk as k', 'a.image_pk']);
-    let u = arm(pks[0] as number);
-    for (const pk of pks.slice(1)) u = u.unionAll(arm(pk));
-    return (await u.execute()).map((r) => ({ k: num(r.k), image_pk: num(r.image_pk) }));
-  });
+  const { byKey, imageIds } = await sampleImages(db, memberPks, (pks) => firstHoldersOfEach(db, dialect, pks, SAMPLE));
   const items = groups.map((g) => {
     const e = rowsOf.get(key(g));
     // The first SAMPLE images of the group: the merge of its rows' first SAMPLE each.

@@ -24,6 +24,7 @@ import { fixedChunks } from '../store/chunks.js';
 import type { Tables } from '../store/schema.js';
 import { recountImages, SEVERITY_COLUMNS } from '../ingest/records.js';
 import { beginFleetUpdate } from '../store/fleet-aggregates.js';
+import { imagesHoldingAny } from '../store/package-holders.js';
 import { retryConflicts } from '../store/write-queue.js';
 import { eachLimit } from '@tally/core';
 import { insertDetections } from './findings.js';
@@ -228,7 +229,7 @@ async function rewriteChunk(trx: Transaction<Tables>, store: Store, chunk: reado
       const del = await trx.deleteFrom('detections').where('image_pk', 'in', chunk).where('package_pk', 'in', part).executeTakeFirst();
       removed += Number(del.numDeletedRows);
     }
-    for (const ip of await holdings(trx, chunk, inserting)) {
+    for (const ip of await holdings(trx, store.dialect, chunk, inserting)) {
       const ins = (inserts.get(ip.packagePk) as readonly Template[]).filter((t) => !present.has(`${ip.pk}\u0001${t.hash}`));
       stamp(ip.image, { image_package_pk: ip.pk, package_pk: ip.packagePk, scan_type: ip.scanType, layer_index: ip.layer }, ins, fresh);
       // A pair rewritten whole: what the image held before is not known here.
@@ -255,13 +256,19 @@ interface ChangedRow {
 }
 
 /** The chunk's image_packages rows of these packages: by package within the chunk's pk range, or by image. */
-async function holdings(trx: Transaction<Tables>, chunk: readonly number[], pks: readonly number[]): Promise<{ pk: number; image: number; packagePk: number; scanType: string; layer: number }[]> {
+async function holdings(
+  trx: Transaction<Tables>,
+  dialect: Dialect,
+  chunk: readonly number[],
+  pks: readonly number[],
+): Promise<{ pk: number; image: number; packagePk: number; scanType: string; layer: number }[]> {
   const members = new Set(chunk);
   const wanted = new Set(pks);
+  const range = { from: chunk[0] as number, to: chunk[chunk.length - 1] as number };
   const rows = await trx
     .selectFrom('image_packages')
     .select(['pk', 'image_pk', 'package_pk', 'scan_type', 'layer_index'])
-    .$if(pks.length <= BY_PACKAGE, (q) => q.where('package_pk', 'in', pks).where('image_pk', '>=', chunk[0] as number).where('image_pk', '<=', chunk[chunk.length - 1] as number))
+    .$if(pks.length <= BY_PACKAGE, (q) => q.where('package_pk', 'in', pks).where('image_pk', 'in', imagesHoldingAny(trx, dialect, pks, range)))
     .$if(pks.length > BY_PACKAGE, (q) => q.where('image_pk', 'in', chunk))
     .execute();
   return rows
@@ -361,8 +368,7 @@ async function holders(store: Store, os: StoredOs, pks: readonly number[], byPac
     const rows = await store.read
       .selectFrom('images')
       .select('images.pk')
-      .distinct()
-      .$if(part !== null, (q) => q.innerJoin('image_packages', 'image_packages.image_pk', 'images.pk').where('image_packages.package_pk', 'in', part ?? []))
+      .$if(part !== null, (q) => q.where('images.pk', 'in', imagesHoldingAny(store.read, store.dialect, part ?? [])))
       .where((eb) =>
         eb.and([
           os.os_family === null ? eb('images.os_family', 'is', null) : eb('images.os_family', '=', os.os_family),

@@ -10,6 +10,7 @@ import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } fr
 import type { Dialect } from './database.js';
 import type { Tables } from './schema.js';
 import { rebuildFleetAggregates, refreshFleetVulns } from './fleet-aggregates.js';
+import { createHoldersIndex } from './package-holders.js';
 
 interface Ddl {
   /** Autoincrementing surrogate key. */
@@ -479,6 +480,7 @@ function provider(dialect: Dialect): MigrationProvider {
     // refreshVulns); recomputing every row from the sets repairs stores written before the fix.
     '0007_fleet_vulns_refresh': { up: (db: Kysely<Tables>) => refreshFleetVulns(db, dialect) },
     '0008_fleet_packages_one_index_per_sort': { up: (db: Kysely<Tables>) => dropDescendingIndexes(db) },
+    '0009_package_holders_index': { up: (db: Kysely<Tables>) => createHoldersIndex(db, dialect) },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }

@@ -188,6 +188,13 @@ export interface ImagePackagesTable {
   identified_by: string | null;
 }
 
+/** SQLite only (store/package-holders.ts): an FTS5 index of the packages each image holds; rowid = image pk. */
+export interface ImagePackageTermsTable {
+  rowid: number;
+  /** The pks of the image's packages, separated by spaces. */
+  package_pks: string;
+}
+
 export interface DetectionsTable {
   pk: Pk;
   image_pk: number;
@@ -416,6 +423,7 @@ export interface Tables {
   layers: LayersTable;
   packages: PackagesTable;
   image_packages: ImagePackagesTable;
+  image_package_terms: ImagePackageTermsTable;
   image_package_types: ImagePackageTypesTable;
   detections: DetectionsTable;
   finding_data: FindingDataTable;
