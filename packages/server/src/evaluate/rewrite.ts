@@ -268,7 +268,15 @@ async function holdings(
   const rows = await trx
     .selectFrom('image_packages')
     .select(['pk', 'image_pk', 'package_pk', 'scan_type', 'layer_index'])
-    .$if(pks.length <= BY_PACKAGE, (q) => q.where('package_pk', 'in', pks).where('image_pk', 'in', imagesHoldingAny(trx, dialect, pks, range)))
+    .$if(pks.length <= BY_PACKAGE, (q) =>
+      q
+        .where('package_pk', 'in', pks)
+        .where('image_pk', '>=', range.from)
+        .where('image_pk', '<=', range.to)
+        // PostgreSQL reads these through its (package_pk, image_pk) index; SQLite has none (store/package-holders.ts),
+        // so its holders index names the images first and their rows come by image.
+        .$if(dialect === 'sqlite', (q2) => q2.where('image_pk', 'in', imagesHoldingAny(trx, dialect, pks, range))),
+    )
     .$if(pks.length > BY_PACKAGE, (q) => q.where('image_pk', 'in', chunk))
     .execute();
   return rows

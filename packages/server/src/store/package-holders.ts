@@ -38,48 +38,28 @@ type Source = Pick<QueryCreator<Tables>, 'selectFrom'>;
 type Range = { readonly from: number; readonly to: number };
 
 function sqliteHolders(db: Source, pks: readonly number[], range?: Range): SelectQueryBuilder<Tables, 'image_package_terms', { image_pk: number }> {
-  return db
-    .selectFrom('image_package_terms')
-    .select('image_package_terms.rowid as image_pk')
-    .where(termsMatch(anyOf(pks)))
-    .$if(range !== undefined, (q) => q.where('image_package_terms.rowid', '>=', range?.from ?? 0).where('image_package_terms.rowid', '<=', range?.to ?? 0));
+  const q = db.selectFrom('image_package_terms').select('image_package_terms.rowid as image_pk').where(termsMatch(anyOf(pks)));
+  return range === undefined ? q : q.where('image_package_terms.rowid', '>=', range.from).where('image_package_terms.rowid', '<=', range.to);
 }
 
 /** The images holding any of `pks` (each once on SQLite, possibly repeated on PostgreSQL), optionally within an image pk range. */
 export function imagesHoldingAny(db: Source, dialect: Dialect, pks: readonly number[], range?: Range): HolderQuery {
   if (dialect === 'sqlite') return sqliteHolders(db, pks, range);
-  return db
-    .selectFrom('image_packages')
-    .select('image_packages.image_pk')
-    .where('image_packages.package_pk', 'in', pks)
-    .$if(range !== undefined, (q) => q.where('image_packages.image_pk', '>=', range?.from ?? 0).where('image_packages.image_pk', '<=', range?.to ?? 0));
+  const q = db.selectFrom('image_packages').select('image_packages.image_pk').where('image_packages.package_pk', 'in', pks);
+  return range === undefined ? q : q.where('image_packages.image_pk', '>=', range.from).where('image_packages.image_pk', '<=', range.to);
 }
 
 /** For each package, the first `limit` images (by pk) holding it: one UNION ALL of a limited read per package. */
 export async function firstHoldersOfEach(db: Kysely<Tables>, dialect: Dialect, pks: readonly number[], limit: number): Promise<{ k: number; image_pk: number }[]> {
-  if (pks.length === 0) return [];
-  if (dialect === 'sqlite') {
-    const arm = (pk: number) =>
-      db.selectFrom(sqliteHolders(db, [pk]).orderBy('image_package_terms.rowid').limit(limit).as('a')).select([sql<number>`${pk}`.as('k'), 'a.image_pk']);
-    let u = arm(pks[0] as number);
-    for (const pk of pks.slice(1)) u = u.unionAll(arm(pk));
-    return (await u.execute()).map((r) => ({ k: Number(r.k), image_pk: Number(r.image_pk) }));
-  }
-  const arm = (pk: number) =>
-    db
-      .selectFrom(
-        db
-          .selectFrom('image_packages')
-          .select(['image_packages.package_pk', 'image_packages.image_pk'])
-          .distinct()
-          .where('image_packages.package_pk', '=', pk)
-          .orderBy('image_packages.image_pk')
-          .limit(limit)
-          .as('a'),
-      )
-      .select(['a.package_pk as k', 'a.image_pk']);
-  let u = arm(pks[0] as number);
-  for (const pk of pks.slice(1)) u = u.unionAll(arm(pk));
+  const first = (pk: number) =>
+    dialect === 'sqlite'
+      ? sqliteHolders(db, [pk]).orderBy('image_package_terms.rowid').limit(limit)
+      : db.selectFrom('image_packages').select('image_packages.image_pk').distinct().where('image_packages.package_pk', '=', pk).orderBy('image_packages.image_pk').limit(limit);
+  const arm = (pk: number) => db.selectFrom(first(pk).as('a')).select([sql<number>`cast(${pk} as bigint)`.as('k'), 'a.image_pk']);
+  const [head, ...rest] = pks;
+  if (head === undefined) return [];
+  let u = arm(head);
+  for (const pk of rest) u = u.unionAll(arm(pk));
   return (await u.execute()).map((r) => ({ k: Number(r.k), image_pk: Number(r.image_pk) }));
 }
 
