@@ -4,8 +4,8 @@
  *
  * A page costs one or two queries for its groups and the total, and a fixed number for the details of the whole
  * page (never one per row): the groups' dictionary rows or facets (purl, class, scan types, package names) and up to
- * 20 sample images per group, taken from the front of the (package_pk, image_pk) and (lower(vuln_id), image_pk)
- * indexes, one arm per dictionary row or vulnerability in a UNION ALL.
+ * 20 sample images per group, taken from the front of the package → images index (store/package-holders.ts) and of
+ * the (lower(vuln_id), image_pk) index, one arm per dictionary row or vulnerability in a UNION ALL.
  *
  * Searches: `q` is resolved against the list's field table (api/fields.ts: same fields, errors and docs as every
  * other list) and its leaves are then re-targeted here. Software: the search keeps its meaning per dictionary row

@@ -5,6 +5,7 @@
  * Indexes follow the queries (api/ and query/fields.ts): every search field resolves to `images.pk IN (SELECT
  * image_pk FROM <table> WHERE <column> …)`, so each searchable column has an index that starts with it and ends with
  * image_pk (an index-only scan gives the image set), and each per-image list has an index that starts with image_pk.
+ * One exception, on SQLite only: package → images goes through an FTS5 index (0009, store/package-holders.ts).
  */
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { Dialect } from './database.js';
