@@ -30,7 +30,7 @@ function termsMatch(query: Expression<string> | string): Expression<SqlBool> {
   return sql<SqlBool>`${sql.table('image_package_terms')} match ${query}`;
 }
 
-export type HolderQuery = SelectQueryBuilder<Tables, 'image_packages', { image_pk: number }> | SelectQueryBuilder<Tables, 'image_package_terms', { image_pk: number }>;
+type HolderQuery = SelectQueryBuilder<Tables, 'image_packages', { image_pk: number }> | SelectQueryBuilder<Tables, 'image_package_terms', { image_pk: number }>;
 
 /** A database or transaction, or an expression builder (subqueries). */
 type Source = Pick<QueryCreator<Tables>, 'selectFrom'>;
@@ -89,8 +89,14 @@ export function imagesHoldingWhere(
 export async function syncHolders(db: Kysely<Tables>, dialect: Dialect, imagePk: number, fresh: boolean): Promise<void> {
   if (dialect !== 'sqlite') return;
   if (!fresh) await db.deleteFrom('image_package_terms').where('rowid', '=', imagePk).execute();
+  await fillHolders(db, imagePk);
+}
+
+/** Insert the index rows of one image, or of every image, from their image_packages rows. */
+async function fillHolders(db: Kysely<Tables>, imagePk?: number): Promise<void> {
+  const only = imagePk === undefined ? sql`` : sql`where image_pk = ${imagePk}`;
   await sql`insert into image_package_terms (rowid, package_pks)
-    select image_pk, group_concat(package_pk, ' ') from image_packages where image_pk = ${imagePk} group by image_pk`.execute(db);
+    select image_pk, group_concat(package_pk, ' ') from image_packages ${only} group by image_pk`.execute(db);
 }
 
 /** Migration (SQLite): build the index from the stored rows, then drop the b-tree it replaces. Safe to run again. */
@@ -98,8 +104,7 @@ export async function createHoldersIndex(db: Kysely<Tables>, dialect: Dialect): 
   if (dialect !== 'sqlite') return;
   await sql`create virtual table if not exists image_package_terms using fts5(package_pks, content='', contentless_delete=1, detail=none, tokenize='ascii')`.execute(db);
   await sql`insert into image_package_terms (image_package_terms) values ('delete-all')`.execute(db);
-  await sql`insert into image_package_terms (rowid, package_pks)
-    select image_pk, group_concat(package_pk, ' ') from image_packages group by image_pk`.execute(db);
+  await fillHolders(db);
   await db.schema.dropIndex('image_packages_package').ifExists().execute();
   // The per-image index now carries the package too: the re-evaluation's scan of every (image, package) pair and
   // the fleet aggregates' read of an image's packages are then index-only, as they were with the dropped index.
