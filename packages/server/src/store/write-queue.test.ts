@@ -1,5 +1,8 @@
 /**
- * The write queue on PostgreSQL: a transaction PostgreSQL aborted to break a deadlock (40P01) or a serialisation
+ * The write queue on SQLite: uploads that reach the queue while a group is running join its transaction, up to the
+ * group's bound.
+ *
+ * On PostgreSQL: a transaction PostgreSQL aborted to break a deadlock (40P01) or a serialisation
  * conflict (40001) runs again; any other error, or a conflict that keeps coming back, reaches the caller. On a real
  * PostgreSQL: two transactions that lock two rows in opposite orders (one of them is always chosen as the victim).
  */
@@ -10,6 +13,53 @@ import { startTestPostgres, type TestPostgres } from '../testing/postgres.js';
 import { openStore, type Store } from './database.js';
 import { WriteQueue } from './write-queue.js';
 import { scratchDir } from '../testing/backend.js';
+
+describe('write queue on SQLite: an open-ended group commit', () => {
+  let store: Store;
+  before(async () => {
+    store = await openStore({ dataDir: scratchDir() });
+    await sql`create table wq_test (k int primary key)`.execute(store.db);
+  });
+  after(async () => {
+    await store?.close();
+  });
+
+  /** Queue `count` pieces of work, each queued by the event loop turn after the previous one ran (an upload arriving mid-group). */
+  const chain = (queue: WriteQueue, count: number, first: number): Promise<unknown[]> => {
+    const transactions: unknown[] = [];
+    return new Promise((resolve, reject) => {
+      const results: Promise<unknown>[] = [];
+      const next = (i: number): void => {
+        results.push(
+          queue.run(async (trx) => {
+            transactions.push(trx);
+            await sql`insert into wq_test values (${first + i})`.execute(trx);
+            if (i + 1 < count) setImmediate(() => next(i + 1));
+            else setImmediate(() => void Promise.all(results).then(() => resolve(transactions), reject));
+          }, true),
+        );
+      };
+      next(0);
+    });
+  };
+
+  it('uploads arriving while a group runs join its transaction', async () => {
+    const transactions = await chain(new WriteQueue(store), 5, 0);
+    assert.equal(transactions.length, 5);
+    assert.equal(new Set(transactions).size, 1, 'one transaction for the five');
+    const rows = await sql<{ n: number }>`select count(*) as n from wq_test`.execute(store.read);
+    assert.equal(Number(rows.rows[0]?.n), 5, 'all committed');
+  });
+
+  it('a group takes at most maxGroup uploads', async () => {
+    const transactions = await chain(new WriteQueue(store, 2), 5, 100);
+    assert.deepEqual(
+      transactions.map((t) => transactions.indexOf(t)),
+      [0, 0, 2, 2, 4],
+      'groups of two, two and one',
+    );
+  });
+});
 
 describe('write queue on PostgreSQL: conflicts are retried', { timeout: 120_000 }, () => {
   let pg: TestPostgres;

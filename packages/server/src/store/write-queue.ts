@@ -7,6 +7,13 @@
  * shared page once and pays one COMMIT: measured with 500-package uploads into a 200-image store, 2,900 WAL frames
  * per upload one at a time, 1,400 in groups of eight.
  *
+ * A group is open-ended: after each upload the event loop runs once (better-sqlite3 is synchronous, so otherwise
+ * nothing else would run until the COMMIT), and the uploads that became ready meanwhile join the same transaction, up
+ * to 16 uploads or 250 ms. Groups formed only from the uploads already waiting when one started were mostly of one
+ * upload over HTTP: while a group ran, the uploads behind it could not be read off their sockets, inflated, or handed
+ * to the inspection worker, so they reached the writer one by one. Measured over HTTP (bench/backend.mjs, 1,500
+ * uploads): with 8 clients, a mean group of 6.4 uploads (79% of them in groups of eight) instead of 2.6 (none).
+ *
  * Each upload still succeeds or fails on its own: it runs inside a SAVEPOINT, and an upload that throws is rolled
  * back to its savepoint and gets its error, while the others commit. The fleet lists' counters move once per group,
  * by the sum of what its uploads changed (store/fleet-aggregates.ts, FleetGroup). Nobody gets a response before the COMMIT, so
@@ -35,6 +42,8 @@ export class WriteQueue {
   constructor(
     private readonly store: Store,
     private readonly maxGroup = 16,
+    /** A group stops taking uploads after this long: its first upload's response waits for the COMMIT. */
+    private readonly maxGroupMs = 250,
   ) {}
 
   /** Run `work` in a transaction; grouped with other waiting work when `groupable` and the store is SQLite. */
@@ -58,12 +67,14 @@ export class WriteQueue {
   private async pump(): Promise<void> {
     try {
       while (this.queue.length > 0) {
-        const group = this.queue.splice(0, this.maxGroup);
+        const group: Item[] = [];
         const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
         try {
           await this.store.db.transaction().execute(async (trx) => {
             const fleet = new FleetGroup(trx, this.store.dialect);
-            for (const item of group) {
+            const started = performance.now();
+            for (let item = this.queue.shift(); item !== undefined; item = this.queue.shift()) {
+              group.push(item);
               const name = `upload_${++this.seq}`;
               await sql`savepoint ${sql.id(name)}`.execute(trx);
               try {
@@ -77,6 +88,10 @@ export class WriteQueue {
                 fleet.settle(false);
                 outcomes.push({ ok: false, error });
               }
+              if (group.length >= this.maxGroup || performance.now() - started >= this.maxGroupMs) break;
+              // Let the event loop run before the next upload: it reads the requests that arrived, hands their bodies
+              // to the inspection workers and takes their replies, and the uploads that are ready join this group.
+              await new Promise<void>((r) => setImmediate(r));
             }
             await fleet.apply();
           });
