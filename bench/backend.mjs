@@ -267,7 +267,8 @@ for (const store of stores) {
     for (const [name, url] of Object.entries(other)) {
       const times = [];
       for (let k = 0; k < Math.max(5, QUERIES / 4); k++) times.push((await get(`${server.url}${url}`, admin)).ms);
-      r.lists[name] = { p50: +pct(times, 50).toFixed(1), p95: +pct(times, 95).toFixed(1) };
+      // The first request apart: the software list's first read after the uploads folds the counter log in.
+      r.lists[name] = { first: +times[0].toFixed(1), p50: +pct(times, 50).toFixed(1), p95: +pct(times, 95).toFixed(1) };
       log('list', name, r.lists[name]);
     }
 

@@ -17,8 +17,11 @@
 import { sql, type AliasedExpression, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
 import { buildCondition, matchCondition, type Condition, type Dialect, type ResolvedQuery } from '../query/index.js';
 import { paddedIn } from '../store/chunks.js';
+import type { Store } from '../store/database.js';
+import { foldPackageLog } from '../store/fleet-aggregates.js';
 import type { Tables } from '../store/schema.js';
 import { firstHoldersOfEach } from '../store/package-holders.js';
+import { writeQueueOf } from '../store/write-queue.js';
 import { SEVERITY_RANK } from '../evaluate/posture.js';
 import { num, usesField, type Sort } from './context.js';
 
@@ -134,13 +137,19 @@ function softwareCondition(resolved: ResolvedQuery<Tables, 'packages'>): (eb: Pa
 const held = (eb: PackagesEb) => eb.exists(eb.selectFrom('fleet_package_scans as h').select('h.package_pk').whereRef('h.package_pk', '=', 'packages.pk'));
 
 export async function softwarePage(
-  db: Kysely<Tables>,
-  dialect: Dialect,
+  store: Store,
   resolved: ResolvedQuery<Tables, 'packages'>,
   sort: Sort<SoftwareSortField>,
   page: { limit: number; offset: number },
 ): Promise<{ items: FleetSoftwareOut[]; total: number }> {
-  return reading(db, dialect, (r) => softwareIn(r, dialect, resolved, sort, page));
+  await settlePackageCounts(store);
+  return reading(store.read, store.dialect, (r) => softwareIn(r, store.dialect, resolved, sort, page));
+}
+
+/** The package counters with the changes still waiting in their log applied (store/fleet-aggregates.ts). */
+export async function settlePackageCounts(store: Store): Promise<void> {
+  if ((await store.read.selectFrom('fleet_package_log').select('pk').limit(1).executeTakeFirst()) === undefined) return;
+  await writeQueueOf(store).run((trx) => foldPackageLog(trx, store.dialect), false);
 }
 
 async function softwareIn(

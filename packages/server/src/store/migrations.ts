@@ -434,8 +434,9 @@ async function fleetAggregates(db: Kysely<Tables>, dialect: Dialect): Promise<vo
     .addColumn('kev', 'integer', (c) => c.notNull())
     .addColumn('has_fix', 'integer', (c) => c.notNull())
     .execute();
-  // Created here too: the rebuild below keeps it (0006 adds it to stores migrated before it existed).
+  // Created here too: the rebuild below uses them (0006 and 0010 add them to stores migrated before they existed).
   await fleetTotalsTable(db);
+  await fleetPackageLogTable(db, dialect);
   await rebuildFleetAggregates(db, dialect);
   // Statistics now, not at the next autovacuum: until then PostgreSQL plans the lists' searches blind (seconds).
   if (dialect === 'postgres') await sql`analyze fleet_packages, fleet_package_scans, fleet_vuln_facets, fleet_vuln_sets, fleet_vuln_set_facets, fleet_vulns`.execute(db);
@@ -447,6 +448,16 @@ async function fleetTotalsTable(db: Kysely<Tables>): Promise<void> {
     .ifNotExists()
     .addColumn('name', 'text', (c) => c.primaryKey())
     .addColumn('n', 'integer', (c) => c.notNull())
+    .execute();
+}
+
+async function fleetPackageLogTable(db: Kysely<Tables>, dialect: Dialect): Promise<void> {
+  await db.schema
+    .createTable('fleet_package_log')
+    .ifNotExists()
+    .addColumn('pk', ddlFor(dialect).serial, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+    .addColumn('groups', 'text', (c) => c.notNull())
+    .addColumn('scans', 'text', (c) => c.notNull())
     .execute();
 }
 
@@ -482,6 +493,7 @@ function provider(dialect: Dialect): MigrationProvider {
     '0007_fleet_vulns_refresh': { up: (db: Kysely<Tables>) => refreshFleetVulns(db, dialect) },
     '0008_fleet_packages_one_index_per_sort': { up: (db: Kysely<Tables>) => dropDescendingIndexes(db) },
     '0009_package_holders_index': { up: (db: Kysely<Tables>) => createHoldersIndex(db, dialect) },
+    '0010_fleet_package_log': { up: (db: Kysely<Tables>) => fleetPackageLogTable(db, dialect) },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }

@@ -411,6 +411,18 @@ export interface FleetTotalsTable {
   n: number;
 }
 
+/**
+ * Changes to fleet_packages / fleet_package_scans not yet applied (store/fleet-aggregates.ts): one row per
+ * transaction, folded into the counters every few seconds and before the software list is read.
+ */
+export interface FleetPackageLogTable {
+  pk: Pk;
+  /** JSON [[JSON [name, version, type], images added], …]. */
+  groups: string;
+  /** JSON [[JSON [package_pk, scan_type], images added], …]. */
+  scans: string;
+}
+
 export interface Tables {
   settings: SettingsTable;
   tokens: TokensTable;
@@ -440,6 +452,7 @@ export interface Tables {
   fleet_vuln_set_facets: FleetVulnSetFacetsTable;
   fleet_vulns: FleetVulnsTable;
   fleet_totals: FleetTotalsTable;
+  fleet_package_log: FleetPackageLogTable;
 }
 
 export type ImageRow = Selectable<ImagesTable>;

@@ -27,7 +27,7 @@ export function fleetRoutes(app: App, ctx: ApiContext): void {
       const resolved = resolveQ(req.query.q, ctx.fields.fleetSoftware);
       const sort = parseSort(req.query.sort, ['name', 'version', 'type', 'images'] as const, { field: 'name', desc: false });
       const { limit, offset } = page(req.query);
-      return { ...(await softwarePage(db, ctx.store.dialect, resolved, sort, { limit, offset })), limit, offset };
+      return { ...(await softwarePage(ctx.store, resolved, sort, { limit, offset })), limit, offset };
     },
   );
 
