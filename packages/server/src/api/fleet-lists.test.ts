@@ -17,7 +17,7 @@ import { scanReport, startTestBackend, vulnDbFile, type StoreKind, type TestBack
 import { poolFrom, synthReport } from '../testing/synth.js';
 import { serverVulnDbPath } from '../evaluate/vulndb.js';
 import { SEVERITY_RANK } from '../evaluate/posture.js';
-import { beginFleetUpdate, foldPackageLog, rebuildFleetAggregates } from '../store/fleet-aggregates.js';
+import { beginFleetUpdate, foldPackageLog, foldPacing, rebuildFleetAggregates } from '../store/fleet-aggregates.js';
 import { writeQueueOf } from '../store/write-queue.js';
 import { imagesHoldingAny } from '../store/package-holders.js';
 import { recountImages } from '../ingest/records.js';
@@ -321,23 +321,53 @@ for (const kind of storeKinds) {
       await check();
     });
 
-    it('package counters wait in their log, and the software list folds it in before reading', async () => {
+    /** A new image holding one package no other image has (named `name`), uploaded right after a fold: its counter change is logged. */
+    const uploadProbe = async (name: string): Promise<void> => {
       const store = tb.backend.store;
-      // A fold just now: the next change, well within FOLD_EVERY_MS (2 s), is logged rather than applied.
-      await store.db.transaction().execute((trx) => foldPackageLog(trx, store.dialect));
       const base = synth[3] as ScanReport;
       const p = base.packages.find((x) => x.type === 'npm') as Package;
-      const probe = { ...p, id: createHash('sha256').update('fleet log probe').digest('hex'), name: 'fleet-log-probe', purl: `pkg:npm/fleet-log-probe@${p.version}` };
-      await upload({ ...base, image: { ...base.image, imageId: `sha256:${createHash('sha256').update('fleet log probe image').digest('hex')}` }, packages: [...base.packages, probe] });
-      const logged = await store.read.selectFrom('fleet_package_log').select('pk').execute();
-      assert.ok(logged.length >= 1, 'the upload logged its package counter changes');
-      assert.equal((await store.read.selectFrom('fleet_packages').select('name').where('name', '=', 'fleet-log-probe').execute()).length, 0, 'not yet applied');
-      const page = await softwarePage(store, resolveQ('name:fleet-log-probe', fieldTables(store.dialect).fleetSoftware), { field: 'name', desc: false }, { limit: 10, offset: 0 });
-      assert.deepEqual(
-        page.items.map((i) => [i.name, i.images]),
-        [['fleet-log-probe', 1]],
-      );
-      assert.equal((await store.read.selectFrom('fleet_package_log').select('pk').execute()).length, 0, 'the log was folded');
+      const probe = { ...p, id: createHash('sha256').update(name).digest('hex'), name, purl: `pkg:npm/${name}@${p.version}` };
+      // A fold just now, and the next one not due for a minute: the upload's change is logged rather than applied.
+      const pacing = foldPacing.everyMs;
+      foldPacing.everyMs = 60_000;
+      try {
+        await store.db.transaction().execute((trx) => foldPackageLog(trx, store.dialect));
+        await upload({ ...base, image: { ...base.image, imageId: `sha256:${createHash('sha256').update(`${name} image`).digest('hex')}` }, packages: [...base.packages, probe] });
+      } finally {
+        foldPacing.everyMs = pacing;
+      }
+      assert.ok((await store.read.selectFrom('fleet_package_log').select('pk').execute()).length >= 1, 'the upload logged its package counter changes');
+      assert.equal((await store.read.selectFrom('fleet_packages').select('name').where('name', '=', name).execute()).length, 0, 'not yet applied');
+    };
+    const listed = async (name: string): Promise<[string, number][]> => {
+      const store = tb.backend.store;
+      const page = await softwarePage(store, resolveQ(`name:${name}`, fieldTables(store.dialect).fleetSoftware), { field: 'name', desc: false }, { limit: 10, offset: 0 });
+      return page.items.map((i) => [i.name, i.images]);
+    };
+
+    it('package counters wait in their log, and the software list folds it in before reading', async () => {
+      await uploadProbe('fleet-log-probe');
+      assert.deepEqual(await listed('fleet-log-probe'), [['fleet-log-probe', 1]]);
+      assert.equal((await tb.backend.store.read.selectFrom('fleet_package_log').select('pk').execute()).length, 0, 'the log was folded');
+      await check();
+    });
+
+    it('the software list does not wait long for a writer held by another transaction: it reads the counters as of the last fold', { skip: kind !== 'sqlite' && 'PostgreSQL folds beside other writers' }, async () => {
+      await uploadProbe('fleet-log-probe-held');
+      let release = (): void => undefined;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      // SQLite's one writer connection, held as a huge upload would hold it.
+      const holding = tb.backend.store.db.transaction().execute(() => gate);
+      const started = performance.now();
+      try {
+        assert.deepEqual(await listed('fleet-log-probe-held'), [], 'read as of the last fold');
+        const waited = performance.now() - started;
+        assert.ok(waited >= 900 && waited < 10_000, `waited ${waited} ms for the writer, then read`);
+      } finally {
+        release();
+        await holding;
+      }
+      assert.deepEqual(await listed('fleet-log-probe-held'), [['fleet-log-probe-held', 1]]);
       await check();
     });
 

@@ -146,10 +146,25 @@ export async function softwarePage(
   return reading(store.read, store.dialect, (r) => softwareIn(r, store.dialect, resolved, sort, page));
 }
 
+/**
+ * How long a software list waits for the writer to fold the counter log in. Past it, the list is read from the
+ * counters as of the last fold (a few seconds behind): on SQLite a huge upload holds the single writer for minutes,
+ * and the list must not wait that long.
+ */
+const SETTLE_WAIT_MS = 1000;
+
 /** The package counters with the changes still waiting in their log applied (store/fleet-aggregates.ts). */
-export async function settlePackageCounts(store: Store): Promise<void> {
+export async function settlePackageCounts(store: Store, waitMs = SETTLE_WAIT_MS): Promise<void> {
   if ((await store.read.selectFrom('fleet_package_log').select('pk').limit(1).executeTakeFirst()) === undefined) return;
-  await writeQueueOf(store).run((trx) => foldPackageLog(trx, store.dialect), false);
+  const folded = writeQueueOf(store).run((trx) => foldPackageLog(trx, store.dialect), false);
+  // A fold that fails after the wait has nothing to report to: the next one folds the same rows.
+  folded.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([folded, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function softwareIn(

@@ -36,7 +36,7 @@
  *
  * The package counters are written late: a transaction appends its changes to fleet_package_log (one row), and the
  * log is folded into fleet_packages and fleet_package_scans, summed, by the first transaction after it has waited
- * FOLD_EVERY_MS, and before the software list is read (foldPackageLog). Every upload changes a few hundred counters
+ * 2 s (foldPacing), and before the software list is read (foldPackageLog; the list waits a second at most). Every upload changes a few hundred counters
  * on random pages of a table and its three sort indexes, so applied at once those pages were rewritten by every
  * commit: 357 of the 966 WAL pages a 500-package upload wrote, and about a fifth of the main thread's time. Folded,
  * a page holding many changed counters is written once per fold (690 WAL pages an upload). The log row is written in
@@ -369,13 +369,13 @@ const bucketOf = (images: number): number => String(images).length;
 /** Counter changes, in key order: [key, images added]. */
 type Changes = [string, number][];
 
-/** How long package counter changes may wait in fleet_package_log (see the header). */
-const FOLD_EVERY_MS = 2000;
+/** How long package counter changes may wait in fleet_package_log (see the header); tests lengthen it. */
+export const foldPacing = { everyMs: 2000 };
 /** When this process last folded (one clock for all its stores: it only paces the folds). */
 let foldedAt = Number.NEGATIVE_INFINITY;
 
 async function recordPackages(db: Kysely<Tables>, dialect: Dialect, groups: Changes, scans: Changes, when: 'due' | 'now'): Promise<void> {
-  if (when === 'now' || performance.now() - foldedAt >= FOLD_EVERY_MS) return foldPackageLog(db, dialect, groups, scans);
+  if (when === 'now' || performance.now() - foldedAt >= foldPacing.everyMs) return foldPackageLog(db, dialect, groups, scans);
   if (groups.length + scans.length > 0) await db.insertInto('fleet_package_log').values({ groups: JSON.stringify(groups), scans: JSON.stringify(scans) }).execute();
 }
 
