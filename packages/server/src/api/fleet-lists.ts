@@ -154,14 +154,14 @@ export async function softwarePage(
 const SETTLE_WAIT_MS = 1000;
 
 /** The package counters with the changes still waiting in their log applied (store/fleet-aggregates.ts). */
-export async function settlePackageCounts(store: Store, waitMs = SETTLE_WAIT_MS): Promise<void> {
+export async function settlePackageCounts(store: Store): Promise<void> {
   if ((await store.read.selectFrom('fleet_package_log').select('pk').limit(1).executeTakeFirst()) === undefined) return;
   const folded = writeQueueOf(store).run((trx) => foldPackageLog(trx, store.dialect), false);
   // A fold that fails after the wait has nothing to report to: the next one folds the same rows.
   folded.catch(() => undefined);
   let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([folded, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    await Promise.race([folded, new Promise<void>((resolve) => (timer = setTimeout(resolve, SETTLE_WAIT_MS)))]);
   } finally {
     clearTimeout(timer);
   }
