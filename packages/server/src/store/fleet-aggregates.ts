@@ -386,11 +386,9 @@ async function recordPackages(db: Kysely<Tables>, dialect: Dialect, groups: Chan
  */
 export async function foldPackageLog(db: Kysely<Tables>, dialect: Dialect, groups: Changes = [], scans: Changes = []): Promise<void> {
   foldedAt = performance.now();
-  const logged = await db.deleteFrom('fleet_package_log').returning(['groups', 'scans']).execute();
-  if (logged.length === 0) return applyPackages(db, dialect, groups, scans);
   const g = new Map(groups);
   const s = new Map(scans);
-  for (const row of logged) {
+  for (const row of await db.deleteFrom('fleet_package_log').returning(['groups', 'scans']).execute()) {
     for (const [k, d] of JSON.parse(row.groups) as Changes) bump(g, k, d);
     for (const [k, d] of JSON.parse(row.scans) as Changes) bump(s, k, d);
   }
