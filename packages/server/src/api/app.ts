@@ -102,7 +102,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     if (err instanceof QuerySyntaxError) return send(400, `invalid search: ${err.message}`, { code: 'QUERY_SYNTAX', column: err.column });
     if (err instanceof ApiError) return send(err.statusCode, err.message, { code: err.code, details: err.details });
     if (err instanceof IngestError) return send(err.statusCode, err.message, { code: err.code, details: err.details });
-    if (err instanceof SpoolError) return send(err.statusCode, err.message, { code: err.statusCode === 413 ? 'TOO_LARGE' : err.statusCode === 415 ? 'UNSUPPORTED_ENCODING' : 'BAD_BODY' });
+    if (err instanceof SpoolError) return send(err.statusCode, err.message, { code: err.code });
     const fe = err as FastifyError;
     if (fe.validation !== undefined) return send(400, err.message, { code: 'VALIDATION' });
     if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) return send(fe.statusCode, err.message, { code: fe.code });

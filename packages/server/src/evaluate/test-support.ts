@@ -8,18 +8,18 @@ import Database from 'better-sqlite3';
 import { VulnDbWriter, type Advisory, type ScanReport } from '@tally/core';
 import type { Store } from '../store/database.js';
 import { ingestReport } from '../ingest/ingest.js';
-import { spoolBody } from '../ingest/spool.js';
+import { receiveBody } from '../ingest/spool.js';
 import { SENSOR_PROTOCOL, type UploadResponse } from '../protocol.js';
 import type { ServerVulnDb } from './vulndb.js';
 
 /** One report in, as `POST /api/v1/scans` stores it. */
 export async function uploadReport(store: Store, vulndb: ServerVulnDb, report: ScanReport | Buffer, tmpDir: string): Promise<UploadResponse> {
   const body = Buffer.isBuffer(report) ? report : Buffer.from(JSON.stringify(report));
-  const spool = await spoolBody(Readable.from([body]), undefined, tmpDir);
+  const received = await receiveBody(Readable.from([body]), undefined, tmpDir);
   try {
-    return await ingestReport(store, vulndb, { spool, sensor: { explicitId: null, version: 'test', protocol: SENSOR_PROTOCOL, host: 'reevaluate-test', tokenId: null }, idempotencyKey: null });
+    return await ingestReport(store, vulndb, { body: received, sensor: { explicitId: null, version: 'test', protocol: SENSOR_PROTOCOL, host: 'reevaluate-test', tokenId: null }, idempotencyKey: null });
   } finally {
-    spool.dispose();
+    received.dispose();
   }
 }
 

@@ -30,9 +30,9 @@ import { getSca } from '../store/settings.js';
 import type { PackageInImage, PostureMatcher } from '../evaluate/posture.js';
 import { insertDetections } from '../evaluate/findings.js';
 import type { ServerVulnDb } from '../evaluate/vulndb.js';
-import { forEachPackageRow, IngestError, inspectReport, type Inspection, type PackageRow, type ReportHead } from './inspect.js';
+import { forEachPackageRow, IngestError, inspectReport, inspectWire, type Inspection, type PackageRow, type ReportHead } from './inspect.js';
 import type { InspectPool } from './inspect-pool.js';
-import type { Spool } from './spool.js';
+import type { Received, Spool } from './spool.js';
 import { groupedWritten, recountImage, upsertContainers } from './records.js';
 
 export { IngestError, STRING_CAPS } from './inspect.js';
@@ -51,7 +51,8 @@ export interface SensorInfo {
 }
 
 export interface IngestOptions {
-  readonly spool: Spool;
+  /** The body (spool.ts, receiveBody); the caller disposes of it. */
+  readonly body: Received;
   readonly sensor: SensorInfo;
   /** The client's Idempotency-Key header, if any. */
   readonly idempotencyKey: string | null;
@@ -116,18 +117,32 @@ export async function upsertSensor(trx: Transaction<Tables>, sensor: SensorInfo,
   return row.pk;
 }
 
-async function inspect(options: IngestOptions): Promise<Inspection> {
-  const body = options.spool.body();
-  if (body !== null && options.pool !== undefined) return options.pool.inspect(body);
-  return inspectReport(options.spool.chunks(), options.spool.inMemory);
+/** Pass 1's result, the body's hash, and where pass 2 reads the packages from. */
+interface Inspected {
+  readonly inspection: Inspection;
+  /** sha256 (hex) of the inflated body. */
+  readonly sha256: string;
+  /** The package rows of a body held in memory, or the spooled body to stream them from again. */
+  readonly source: readonly PackageRow[] | Spool;
+}
+
+async function inspect(options: IngestOptions): Promise<Inspected> {
+  const { wire } = options.body;
+  if (wire !== null) {
+    const done = options.pool !== undefined ? await options.pool.inspect(wire) : await inspectWire(wire);
+    if (done !== null) return { inspection: done.inspection, sha256: done.sha256, source: done.inspection.rows };
+  }
+  const spool = await options.body.spool();
+  const inspection = await inspectReport(spool.chunks(), spool.inMemory);
+  return { inspection, sha256: spool.sha256, source: inspection.rows ?? spool };
 }
 
 export async function ingestReport(store: Store, vulndb: ServerVulnDb, options: IngestOptions): Promise<UploadResponse> {
-  const inspection = await inspect(options);
+  const { inspection, sha256, source } = await inspect(options);
   options.onStage?.('inspected');
   const { head } = inspection;
   const now = (options.receivedAt ?? new Date()).toISOString();
-  const idemKey = options.idempotencyKey !== null ? `key:${options.sensor.tokenId ?? ''}:${options.idempotencyKey}` : `sha256:${options.spool.sha256}`;
+  const idemKey = options.idempotencyKey !== null ? `key:${options.sensor.tokenId ?? ''}:${options.idempotencyKey}` : `sha256:${sha256}`;
   const sca = await getSca(store.read);
   const accepted = head.scanTypes.filter((t) => t !== 'SCA' || sca.enabled);
   const dropped = head.scanTypes.filter((t) => !accepted.includes(t));
@@ -138,13 +153,13 @@ export async function ingestReport(store: Store, vulndb: ServerVulnDb, options: 
       // concurrent duplicate on PostgreSQL waits on the unique index until this transaction ends.
       const claimed = await trx
         .insertInto('uploads')
-        .values({ idem_key: idemKey, body_sha256: options.spool.sha256, image_pk: 0, received_at: now, scan_types: JSON.stringify(accepted), sensor_pk: null, response: '{}' })
+        .values({ idem_key: idemKey, body_sha256: sha256, image_pk: 0, received_at: now, scan_types: JSON.stringify(accepted), sensor_pk: null, response: '{}' })
         .onConflict((oc) => oc.column('idem_key').doNothing())
         .returning('pk')
         .executeTakeFirst();
       if (claimed === undefined) {
         const prior = await trx.selectFrom('uploads').select(['body_sha256', 'response']).where('idem_key', '=', idemKey).executeTakeFirstOrThrow();
-        if (prior.body_sha256 !== options.spool.sha256) {
+        if (prior.body_sha256 !== sha256) {
           throw new IngestError('this Idempotency-Key was already used for a different report', 409, 'IDEMPOTENCY_CONFLICT');
         }
         await trx.updateTable('sensors').set({ last_seen: now }).where('sensor_key', '=', sensorKey(options.sensor, head.sensor.type)).execute();
@@ -167,7 +182,7 @@ export async function ingestReport(store: Store, vulndb: ServerVulnDb, options: 
         await trx.deleteFrom('image_packages').where('image_pk', '=', imagePk).where('scan_type', 'in', replaced).execute();
       }
 
-      const stored = await insertPackages(store, trx, imagePk, head, inspection.rows ?? options.spool, accepted, lease.matcher, options.batchSize ?? 1000);
+      const stored = await insertPackages(store, trx, imagePk, head, source, accepted, lease.matcher, options.batchSize ?? 1000);
       if (replaced.length > 0) await syncHolders(trx, store.dialect, imagePk, fleet.heldNothing);
       // PostgreSQL plans the recount and aggregate queries below from table statistics that do not know about this
       // transaction's rows: after a huge upload into a young store it estimated one row and picked a nested loop
@@ -213,7 +228,7 @@ export async function ingestReport(store: Store, vulndb: ServerVulnDb, options: 
       };
       await trx.updateTable('uploads').set({ image_pk: imagePk, sensor_pk: sensorPk, response: JSON.stringify(response) }).where('pk', '=', claimed.pk).execute();
       return response;
-    }, options.spool.inMemory);
+    }, Array.isArray(source));
     options.onStage?.('committed');
     return response;
   } finally {

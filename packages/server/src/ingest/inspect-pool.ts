@@ -1,7 +1,8 @@
 /**
- * Pass 1 of small uploads in worker threads. Parsing and validating a report (and hashing its packages into
- * dictionary keys) is CPU work independent of the database; on the main thread it would queue behind, and in front
- * of, the SQLite writer. In a worker it runs on another core while the main thread writes the previous upload.
+ * Pass 1 of small uploads in worker threads. Inflating, hashing, parsing and validating a report (and hashing its
+ * packages into dictionary keys) is CPU work independent of the database; on the main thread it would queue behind,
+ * and in front of, the SQLite writer. In a worker it runs on another core while the main thread writes the previous
+ * upload. The body goes to the worker as it came over the wire (gzip: a fifth of its inflated size, copied once).
  *
  * Bodies too large to be kept in memory are inspected on the main thread, streamed (inspect.ts); so is everything
  * when workers cannot start (the pool then falls back, it never fails an upload for that).
@@ -17,20 +18,23 @@ export function defaultPoolSize(): number {
 }
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { IngestError, inspectReport, type Inspection } from './inspect.js';
+import { IngestError, inspectWire, type WireInspection } from './inspect.js';
+import type { Encoding, SpoolLimits, WireBody } from './spool.js';
 
 export interface InspectRequest {
   readonly id: number;
-  /** The whole inflated body (transferred, not copied). */
+  /** The body as received (transferred, not copied). */
   readonly body: ArrayBuffer;
+  readonly encoding: Encoding;
+  readonly limits: SpoolLimits;
 }
 
 export type InspectReply =
-  | { readonly id: number; readonly ok: true; readonly inspection: Inspection }
+  | { readonly id: number; readonly ok: true; readonly result: WireInspection | null }
   | { readonly id: number; readonly ok: false; readonly error: { message: string; statusCode: number; code: string; details: string[] } };
 
 interface Pending {
-  readonly resolve: (i: Inspection) => void;
+  readonly resolve: (i: WireInspection | null) => void;
   readonly reject: (e: unknown) => void;
 }
 
@@ -67,7 +71,7 @@ export class InspectPool {
           const p = this.pending.get(reply.id);
           if (p === undefined) return;
           this.pending.delete(reply.id);
-          if (reply.ok) p.resolve(reply.inspection);
+          if (reply.ok) p.resolve(reply.result);
           else if (reply.error.statusCode === 500) p.reject(new Error(reply.error.message));
           else p.reject(new IngestError(reply.error.message, reply.error.statusCode as 400 | 409 | 413, reply.error.code, reply.error.details));
         });
@@ -92,23 +96,23 @@ export class InspectPool {
     }
   }
 
-  /** Inspect a body held in memory. */
-  async inspect(body: Buffer): Promise<Inspection> {
+  /** Inflate, hash and inspect a body as received (inspect.ts, inspectWire); null when it must be spooled. */
+  async inspect(wire: WireBody): Promise<WireInspection | null> {
     this.start();
     const entry = this.workers.reduce<{ worker: Worker; busy: number } | null>((best, w) => (best === null || w.busy < best.busy ? w : best), null);
-    if (entry === null) return inspectReport(once(body), true);
+    if (entry === null) return inspectWire(wire);
     // A fresh ArrayBuffer holding exactly the body, so it can be transferred (Node's small buffers share a pool).
-    const copy = new Uint8Array(body.length);
-    copy.set(body);
+    const copy = new Uint8Array(wire.bytes.length);
+    copy.set(wire.bytes);
     const id = ++this.seq;
     try {
-      return await new Promise<Inspection>((resolve, reject) => {
+      return await new Promise<WireInspection | null>((resolve, reject) => {
         this.pending.set(id, { resolve, reject });
         if (entry.busy++ === 0) entry.worker.ref();
-        entry.worker.postMessage({ id, body: copy.buffer } satisfies InspectRequest, [copy.buffer]);
+        entry.worker.postMessage({ id, body: copy.buffer, encoding: wire.encoding, limits: wire.limits } satisfies InspectRequest, [copy.buffer]);
       });
     } catch (err) {
-      if (err instanceof PoolUnavailable) return inspectReport(once(body), true);
+      if (err instanceof PoolUnavailable) return inspectWire(wire);
       throw err;
     }
   }
@@ -122,7 +126,3 @@ export class InspectPool {
 }
 
 class PoolUnavailable extends Error {}
-
-async function* once(buf: Buffer): AsyncIterable<Buffer> {
-  yield buf;
-}

@@ -12,6 +12,7 @@ import type { Package, ScanReport, ScanType } from '@tally/core';
 import { dictionaryRow, type DictionaryRow } from '../store/packages.js';
 import { forEachJsonPiece, JsonScanError, type JsonScanOptions } from '@tally/core/json-stream';
 import { describeErrors, reportValidators, type ContainerInput } from './validate.js';
+import { inflateInMemory, type WireBody } from './spool.js';
 
 export class IngestError extends Error {
   override readonly name = 'IngestError';
@@ -185,6 +186,26 @@ export async function inspectReport(source: AsyncIterable<Buffer>, keepRows: boo
   if (refs.some((r) => bytes(r) > STRING_CAPS.ref) || bytes(report.image.ref) > STRING_CAPS.ref * 2) errors.push(`an image reference is longer than ${STRING_CAPS.ref} bytes`);
   if (errors.length > 0) throw new IngestError('the report is inconsistent', 400, 'INCONSISTENT', errors.slice(0, 10));
   return { head: report, rows, ...counts, containers: sawContainers ? containers : null };
+}
+
+/** Pass 1 of a body held in memory as it came over the wire, with its package rows kept. */
+export interface WireInspection {
+  readonly inspection: Inspection & { readonly rows: PackageRow[] };
+  /** sha256 (hex) of the inflated body. */
+  readonly sha256: string;
+}
+
+/** Inflate, hash and inspect a small upload; null when it inflates past the memory size (it is spooled instead). */
+export async function inspectWire(wire: WireBody): Promise<WireInspection | null> {
+  const inflated = inflateInMemory(wire);
+  if (inflated === null) return null;
+  const inspection = await inspectReport(once(inflated.body), true);
+  // Asked to keep the rows, inspectReport always returns them.
+  return { inspection: inspection as WireInspection['inspection'], sha256: inflated.sha256 };
+}
+
+async function* once(buf: Buffer): AsyncIterable<Buffer> {
+  yield buf;
 }
 
 /** Pass 2's view of a large body: the packages again, as rows, streamed. */

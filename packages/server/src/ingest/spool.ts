@@ -3,6 +3,10 @@
  * that, so ingestion can read it twice (validate everything, then write in one transaction) without holding the
  * network connection open during the transaction or a large body in memory.
  *
+ * A small upload (the usual sensor report) is kept as it came over the wire (receiveBody): it is inflated and hashed
+ * where it is inspected, in a worker thread (inflateInMemory, ingest/inspect-pool.ts), not on the main thread, which
+ * is the SQLite writer. One that inflates past the memory size is spooled from those bytes as a large one is.
+ *
  * Caps are enforced as bytes arrive: a declared Content-Length over the cap is refused before anything is read
  * (api/scans.ts), and a chunked or gzip body stops being read the moment it crosses the cap (a gzip bomb inflates
  * only up to the cap).
@@ -10,8 +14,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync, rmSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { createGunzip, createInflate } from 'node:zlib';
-import { Transform, type Readable } from 'node:stream';
+import { createGunzip, createInflate, gunzipSync, inflateSync } from 'node:zlib';
+import { Readable, Transform } from 'node:stream';
 
 export interface SpoolLimits {
   /** Bytes on the wire. */
@@ -36,6 +40,11 @@ export class SpoolError extends Error {
   ) {
     super(message);
   }
+
+  /** The API's error code. */
+  get code(): 'TOO_LARGE' | 'UNSUPPORTED_ENCODING' | 'BAD_BODY' {
+    return this.statusCode === 413 ? 'TOO_LARGE' : this.statusCode === 415 ? 'UNSUPPORTED_ENCODING' : 'BAD_BODY';
+  }
 }
 
 export interface Spool {
@@ -52,11 +61,98 @@ export interface Spool {
   dispose(): void;
 }
 
+export type Encoding = 'identity' | 'gzip' | 'deflate';
+
+/** The Content-Encoding header's value, or null when it is not one the backend reads. */
+export function encodingOf(header: string | undefined): Encoding | null {
+  const e = (header ?? 'identity').trim().toLowerCase();
+  if (e === '' || e === 'identity') return 'identity';
+  if (e === 'gzip' || e === 'x-gzip') return 'gzip';
+  if (e === 'deflate') return 'deflate';
+  return null;
+}
+
 function decoderFor(encoding: string | undefined): (() => Transform | null) | null {
-  const e = (encoding ?? 'identity').trim().toLowerCase();
-  if (e === '' || e === 'identity') return () => null;
-  if (e === 'gzip' || e === 'x-gzip') return () => createGunzip();
-  if (e === 'deflate') return () => createInflate();
+  const e = encodingOf(encoding);
+  if (e === null) return null;
+  return e === 'gzip' ? () => createGunzip() : e === 'deflate' ? () => createInflate() : () => null;
+}
+
+/** An upload body as received: small ones as they came over the wire, larger ones spooled. */
+export interface Received {
+  /** The bytes as sent, when the upload was small enough to keep so; else null (it was spooled on arrival). */
+  readonly wire: WireBody | null;
+  /** Bytes received on the wire. */
+  readonly wireBytes: number;
+  /** The body inflated and spooled: the one spooled on arrival, or spooled now from the wire bytes. */
+  spool(): Promise<Spool>;
+  dispose(): void;
+}
+
+export interface WireBody {
+  readonly bytes: Buffer;
+  readonly encoding: Encoding;
+  readonly limits: SpoolLimits;
+}
+
+/**
+ * Reads an upload: up to the memory size (and the wire cap) into memory, as sent; past that, the rest is spooled by
+ * spoolBody (inflated into a temp file). Errors as spoolBody's.
+ */
+export async function receiveBody(body: Readable, encoding: string | undefined, tmpDir: string, limits: SpoolLimits = DEFAULT_SPOOL_LIMITS): Promise<Received> {
+  const enc = encodingOf(encoding);
+  if (enc === null) throw new SpoolError(`unsupported Content-Encoding ${JSON.stringify(encoding)}: send gzip, deflate or identity`, 415);
+  const held: Buffer[] = [];
+  let size = 0;
+  // Read by hand rather than `for await … break`: breaking out would destroy the stream the spool must go on reading.
+  const it = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const next = (): Promise<IteratorResult<Buffer>> =>
+    it.next().catch(() => {
+      throw new SpoolError('the client closed the connection during the upload', 400);
+    });
+  for (let n = await next(); n.done !== true; n = await next()) {
+    held.push(n.value);
+    size += n.value.length;
+    if (size > Math.min(limits.memoryBytes, limits.maxCompressedBytes)) {
+      async function* rest(): AsyncIterable<Buffer> {
+        yield* held;
+        for (let m = await next(); m.done !== true; m = await next()) yield m.value;
+      }
+      const spool = await spoolBody(Readable.from(rest(), { objectMode: false }), encoding, tmpDir, limits);
+      return { wire: null, wireBytes: spool.compressedBytes, spool: async () => spool, dispose: () => spool.dispose() };
+    }
+  }
+  const wire: WireBody = { bytes: held.length === 1 ? (held[0] as Buffer) : Buffer.concat(held, size), encoding: enc, limits };
+  let spooled: Spool | null = null;
+  return {
+    wire,
+    wireBytes: size,
+    spool: async () => (spooled ??= await spoolBody(Readable.from([wire.bytes]), enc, tmpDir, limits)),
+    dispose: () => spooled?.dispose(),
+  };
+}
+
+/**
+ * Inflate and hash a body held in memory (in the inspection worker, or on the main thread without one), within the
+ * same caps as spoolBody: null when it inflates past the memory size (it must then be spooled), a 413 past the
+ * inflated cap, a 400 when the bytes are not valid for their encoding. zlib's maxOutputLength stops a bomb at the cap.
+ */
+export function inflateInMemory(wire: WireBody): { readonly body: Buffer; readonly sha256: string } | null {
+  const { limits } = wire;
+  const cap = Math.min(limits.memoryBytes, limits.maxInflatedBytes);
+  let body: Buffer;
+  try {
+    body = wire.encoding === 'gzip' ? gunzipSync(wire.bytes, { maxOutputLength: cap + 1 }) : wire.encoding === 'deflate' ? inflateSync(wire.bytes, { maxOutputLength: cap + 1 }) : wire.bytes;
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') return inflatedPastCap(limits);
+    throw new SpoolError(`the body is not valid ${wire.encoding} data`, 400);
+  }
+  if (body.length > cap) return inflatedPastCap(limits);
+  return { body, sha256: createHash('sha256').update(body).digest('hex') };
+}
+
+function inflatedPastCap(limits: SpoolLimits): null {
+  if (limits.maxInflatedBytes <= limits.memoryBytes) throw new SpoolError(`the report is larger than ${limits.maxInflatedBytes} bytes once inflated`, 413);
   return null;
 }
 

@@ -18,7 +18,7 @@ import { getSca } from '../store/settings.js';
 import type { ServerVulnDb } from '../evaluate/vulndb.js';
 import { ingestReport, parseImageRef, type SensorInfo } from '../ingest/ingest.js';
 import { STRING_CAPS } from '../ingest/inspect.js';
-import { spoolBody } from '../ingest/spool.js';
+import { receiveBody } from '../ingest/spool.js';
 import { SENSOR_PROTOCOL } from '../protocol.js';
 import type { JobContext, JobQueue } from './queue.js';
 import { getRegistry, globMatcher, literalRepos, recordSync, registryOptions, type RegistryInfo } from './registries.js';
@@ -200,13 +200,13 @@ export async function scanManifest(deps: RegistryJobDeps, ctx: JobContext): Prom
   } finally {
     await cache?.release();
   }
-  const spool = await spoolBody(Readable.from([Buffer.from(JSON.stringify(report))]), undefined, deps.tmpDir);
+  const body = await receiveBody(Readable.from([Buffer.from(JSON.stringify(report))]), undefined, deps.tmpDir);
   const sensor: SensorInfo = { explicitId: null, version: TOOL_VERSION, protocol: SENSOR_PROTOCOL, host: deps.host ?? hostname(), tokenId: null };
   let stored;
   try {
-    stored = await ingestReport(deps.store, deps.vulndb, { spool, sensor, idempotencyKey: null });
+    stored = await ingestReport(deps.store, deps.vulndb, { body, sensor, idempotencyKey: null });
   } finally {
-    spool.dispose();
+    body.dispose();
   }
   const image = await deps.store.db.selectFrom('images').select('pk').where('image_id', '=', stored.imageId).executeTakeFirstOrThrow();
   await recordRefs(deps.store, image.pk, registry.registry, digest, refs);

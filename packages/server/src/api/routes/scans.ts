@@ -1,6 +1,7 @@
 /**
- * `POST /api/v1/scans`: the upload. The body is not parsed by fastify: it is spooled (inflated, capped, hashed)
- * and then read twice by the ingestion (ingest/ingest.ts), so a million-package report never becomes one object.
+ * `POST /api/v1/scans`: the upload. The body is not parsed by fastify: it is received (ingest/spool.ts: kept as sent
+ * while small, else inflated, capped and spooled) and then read twice by the ingestion (ingest/ingest.ts), so a
+ * million-package report never becomes one object.
  * Headers are checked before a byte of the body is read: a bad protocol version or a declared size over the cap is
  * refused at once (and the connection closed, so a 1 GB upload is not read to its end).
  */
@@ -10,7 +11,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SENSOR_HEADERS } from '../../protocol.js';
 import { ingestReport } from '../../ingest/ingest.js';
-import { spoolBody } from '../../ingest/spool.js';
+import { receiveBody } from '../../ingest/spool.js';
 import { ApiError, SENSOR, type ApiContext, type App } from '../context.js';
 import { sensorFromRequest } from '../sensor-headers.js';
 import { ErrorSchema, errorResponses, UploadResponseSchema } from '../schemas.js';
@@ -36,7 +37,7 @@ export function scanRoutes(app: App, ctx: ApiContext): void {
   app.register(async (plain) => {
     const scoped = plain.withTypeProvider<TypeBoxTypeProvider>();
     scoped.removeAllContentTypeParsers();
-    // The raw stream stays unread here; the handler spools it.
+    // The raw stream stays unread here; the handler receives it.
     scoped.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
     scoped.post(
       '/api/v1/scans',
@@ -61,24 +62,24 @@ export function scanRoutes(app: App, ctx: ApiContext): void {
       async (req, reply) => {
         const sensor = sensorFromRequest(req);
         const started = performance.now();
-        const spool = await spoolBody(req.raw, req.headers['content-encoding'], join(ctx.dataDir, 'tmp'), ctx.limits);
+        const body = await receiveBody(req.raw, req.headers['content-encoding'], join(ctx.dataDir, 'tmp'), ctx.limits);
         try {
           const key = req.headers[SENSOR_HEADERS.idempotencyKey];
           const result = await ingestReport(ctx.store, ctx.vulndb, {
-            spool,
+            body,
             sensor,
             idempotencyKey: typeof key === 'string' ? key : null,
             pool: ctx.pool,
-            onStage: (stage) => req.log.debug({ stage, bytes: spool.bytes }, 'ingestion'),
+            onStage: (stage) => req.log.debug({ stage, wireBytes: body.wireBytes }, 'ingestion'),
           });
           req.log.info(
-            { imageId: result.imageId, uploadId: result.uploadId, duplicate: result.duplicate, packages: result.packages, bytes: spool.bytes, ms: Math.round(performance.now() - started) },
+            { imageId: result.imageId, uploadId: result.uploadId, duplicate: result.duplicate, packages: result.packages, wireBytes: body.wireBytes, ms: Math.round(performance.now() - started) },
             'scan ingested',
           );
           reply.code(result.duplicate ? 200 : 201);
           return { ...result, scanTypes: [...result.scanTypes], droppedScanTypes: [...result.droppedScanTypes], warnings: [...result.warnings] };
         } finally {
-          spool.dispose();
+          body.dispose();
         }
       },
     );
