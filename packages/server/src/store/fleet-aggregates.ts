@@ -183,12 +183,6 @@ async function contributions(db: Kysely<Tables>, imagePks: readonly number[], wh
   return c;
 }
 
-function addTo<K>(map: Map<K, Set<number>>, key: K, image: number): void {
-  const set = map.get(key);
-  if (set === undefined) map.set(key, new Set([image]));
-  else set.add(image);
-}
-
 type Group = Pick<WrittenPackage, 'name' | 'version' | 'type'>;
 
 async function packageContribution(db: Kysely<Tables>, imagePks: readonly number[], c: Contribution): Promise<void> {
@@ -207,21 +201,32 @@ async function packageContribution(db: Kysely<Tables>, imagePks: readonly number
 
 /** Add what these image_packages rows contribute to `c`. */
 function foldPackages(rows: readonly Pick<WrittenPackage, 'imagePk' | 'packagePk' | 'scanType'>[], groupOf: (packagePk: number) => Group, c: Contribution): void {
-  // Sets of images: an image counts once per key, however many of its rows share it.
-  const scans = new Map<string, Set<number>>();
-  const imagesOfRow = new Map<number, Set<number>>();
-  for (const r of rows) {
-    addTo(scans, JSON.stringify([r.packagePk, r.scanType]), r.imagePk);
-    addTo(imagesOfRow, r.packagePk, r.imagePk);
+  // An image counts once per key, however many of its rows share it: with the rows in image order, a key is counted
+  // when the image differs from the last one counted for it (no set of images per key).
+  const ordered = rows.every((r, i) => i === 0 || (rows[i - 1] as (typeof rows)[number]).imagePk <= r.imagePk) ? rows : [...rows].sort((a, b) => a.imagePk - b.imagePk);
+  const scanKeys = new Map<string, Map<number, string>>();
+  const groupKeys = new Map<number, string>();
+  /** Count `image` under `key` in `map` unless it was the last image counted there (`last`: key → image). */
+  const count = (map: Map<string, number>, last: Map<string, number>, key: string, image: number): void => {
+    if (last.get(key) === image) return;
+    last.set(key, image);
+    bump(map, key);
+  };
+  const lastScan = new Map<string, number>();
+  const lastGroup = new Map<string, number>();
+  for (const r of ordered) {
+    let byPk = scanKeys.get(r.scanType);
+    if (byPk === undefined) scanKeys.set(r.scanType, (byPk = new Map()));
+    let scanKey = byPk.get(r.packagePk);
+    if (scanKey === undefined) byPk.set(r.packagePk, (scanKey = JSON.stringify([r.packagePk, r.scanType])));
+    count(c.scans, lastScan, scanKey, r.imagePk);
+    let groupKey = groupKeys.get(r.packagePk);
+    if (groupKey === undefined) {
+      const g = groupOf(r.packagePk);
+      groupKeys.set(r.packagePk, (groupKey = JSON.stringify([g.name, g.version, g.type])));
+    }
+    count(c.groups, lastGroup, groupKey, r.imagePk);
   }
-  for (const [k, images] of scans) bump(c.scans, k, images.size);
-  const groups = new Map<string, Set<number>>();
-  for (const [pk, images] of imagesOfRow) {
-    const g = groupOf(pk);
-    const key = JSON.stringify([g.name, g.version, g.type]);
-    for (const image of images) addTo(groups, key, image);
-  }
-  for (const [k, images] of groups) bump(c.groups, k, images.size);
 }
 
 /** The columns of a detection that a facet takes from it (all but the package's type and name). */
@@ -336,11 +341,16 @@ function foldVulnerabilities(
   }
 }
 
-/** after − before, non-zero entries, in key order. */
+/** after − before, non-zero entries. */
 function difference(before: Map<string, number>, after: Map<string, number>): Changes {
-  const out = new Map(after);
+  const out = before.size === 0 ? after : new Map(after);
   for (const [k, v] of before) bump(out, k, -v);
-  return [...out].filter(([, v]) => v !== 0).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return [...out].filter(([, v]) => v !== 0);
+}
+
+/** Counter changes in key order, the one order every writer follows (see the header). */
+function inKeyOrder(changes: Changes): Changes {
+  return changes.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 const PACKAGES_SHAPE = {
@@ -366,7 +376,7 @@ const FLEET_VULN_LOCK = 0x7a11;
 /** `bucket` of a count: its decimal digits (see FleetPackagesTable). */
 const bucketOf = (images: number): number => String(images).length;
 
-/** Counter changes, in key order: [key, images added]. */
+/** Counter changes: [key, images added]. */
 type Changes = [string, number][];
 
 /** How long package counter changes may wait in fleet_package_log (see the header); tests lengthen it. */
@@ -392,7 +402,7 @@ export async function foldPackageLog(db: Kysely<Tables>, dialect: Dialect, group
     for (const [k, d] of JSON.parse(row.groups) as Changes) bump(g, k, d);
     for (const [k, d] of JSON.parse(row.scans) as Changes) bump(s, k, d);
   }
-  await applyPackages(db, dialect, difference(new Map(), g), difference(new Map(), s));
+  await applyPackages(db, dialect, inKeyOrder(difference(new Map(), g)), inKeyOrder(difference(new Map(), s)));
 }
 
 async function applyPackages(db: Kysely<Tables>, dialect: Dialect, groupChanges: Changes, scanChanges: Changes): Promise<void> {
@@ -497,7 +507,7 @@ async function ensureSets(db: Kysely<Tables>, dialect: Dialect, wanted: readonly
 }
 
 async function applyVulnerabilities(db: Kysely<Tables>, dialect: Dialect, before: Contribution, after: Contribution): Promise<void> {
-  const sets = difference(before.sets, after.sets);
+  const sets = inKeyOrder(difference(before.sets, after.sets));
   if (sets.length === 0) return;
   await ensureSets(
     db,
