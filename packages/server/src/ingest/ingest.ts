@@ -122,19 +122,20 @@ interface Inspected {
   readonly inspection: Inspection;
   /** sha256 (hex) of the inflated body. */
   readonly sha256: string;
-  /** The package rows of a body held in memory, or the spooled body to stream them from again. */
-  readonly source: readonly PackageRow[] | Spool;
+  /** The package rows of a body held in memory (taken when written), or the spooled body to stream them from again. */
+  readonly source: (() => readonly PackageRow[]) | Spool;
 }
 
 async function inspect(options: IngestOptions): Promise<Inspected> {
   const { wire } = options.body;
   if (wire !== null) {
     const done = options.pool !== undefined ? await options.pool.inspect(wire) : await inspectWire(wire);
-    if (done !== null) return { inspection: done.inspection, sha256: done.sha256, source: done.inspection.rows };
+    if (done !== null) return { inspection: done.inspection, sha256: done.sha256, source: done.rows };
   }
   const spool = await options.body.spool();
   const inspection = await inspectReport(spool.chunks(), spool.inMemory);
-  return { inspection, sha256: spool.sha256, source: inspection.rows ?? spool };
+  const { rows } = inspection;
+  return { inspection, sha256: spool.sha256, source: rows !== null ? () => rows : spool };
 }
 
 export async function ingestReport(store: Store, vulndb: ServerVulnDb, options: IngestOptions): Promise<UploadResponse> {
@@ -228,7 +229,7 @@ export async function ingestReport(store: Store, vulndb: ServerVulnDb, options: 
       };
       await trx.updateTable('uploads').set({ image_pk: imagePk, sensor_pk: sensorPk, response: JSON.stringify(response) }).where('pk', '=', claimed.pk).execute();
       return response;
-    }, Array.isArray(source));
+    }, typeof source === 'function');
     options.onStage?.('committed');
     return response;
   } finally {
@@ -308,14 +309,14 @@ async function insertPackages(
   trx: Transaction<Tables>,
   imagePk: number,
   head: ReportHead,
-  source: Spool | readonly PackageRow[],
+  source: (() => readonly PackageRow[]) | Spool,
   accepted: readonly ScanType[],
   matcher: PostureMatcher | null,
   batchSize: number,
 ): Promise<Stored> {
   const dialect: Dialect = store.dialect;
   const read: Kysely<Tables> = store.read;
-  const out: Stored = { stored: 0, dropped: 0, byScanType: new Map(), written: Array.isArray(source) ? { packages: [], detections: [] } : null };
+  const out: Stored = { stored: 0, dropped: 0, byScanType: new Map(), written: typeof source === 'function' ? { packages: [], detections: [] } : null };
   const os = {
     os_family: head.image.os?.family ?? null,
     os_name: head.image.os?.name ?? null,
@@ -375,13 +376,13 @@ async function insertPackages(
     batch.push(r);
     return batch.length >= batchSize ? flush() : undefined;
   };
-  if (Array.isArray(source)) {
-    for (const r of source as readonly PackageRow[]) {
+  if (typeof source === 'function') {
+    for (const r of source()) {
       const p = take(r);
       if (p !== undefined) await p;
     }
   } else {
-    await forEachPackageRow((source as Spool).chunks(), take);
+    await forEachPackageRow(source.chunks(), take);
   }
   await flush();
   return out;

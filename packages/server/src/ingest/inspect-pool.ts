@@ -4,6 +4,10 @@
  * and in front of, the SQLite writer. In a worker it runs on another core while the main thread writes the previous
  * upload. The body goes to the worker as it came over the wire (gzip: a fifth of its inflated size, copied once).
  *
+ * The package rows come back packed in one transferred buffer (v8 serialisation) and are unpacked when pass 2 writes
+ * them. Cloned into objects on arrival, the rows of the uploads waiting for the writer (with 8 clients, most of them)
+ * lived on the main thread's young heap, were copied by every scavenge and then promoted to the old generation.
+ *
  * Bodies too large to be kept in memory are inspected on the main thread, streamed (inspect.ts); so is everything
  * when workers cannot start (the pool then falls back, it never fails an upload for that).
  *
@@ -17,8 +21,9 @@ export function defaultPoolSize(): number {
   return cores >= 4 ? Math.min(4, cores - 2) : cores >= 2 ? 1 : 0;
 }
 import { availableParallelism } from 'node:os';
+import { deserialize } from 'node:v8';
 import { Worker } from 'node:worker_threads';
-import { IngestError, inspectWire, type WireInspection } from './inspect.js';
+import { IngestError, inspectWire, type Inspection, type PackageRow, type WireInspection } from './inspect.js';
 import type { Encoding, SpoolLimits, WireBody } from './spool.js';
 
 export interface InspectRequest {
@@ -30,7 +35,7 @@ export interface InspectRequest {
 }
 
 export type InspectReply =
-  | { readonly id: number; readonly ok: true; readonly result: WireInspection | null }
+  | { readonly id: number; readonly ok: true; readonly result: { readonly inspection: Inspection; readonly sha256: string; readonly rows: ArrayBuffer } | null }
   | { readonly id: number; readonly ok: false; readonly error: { message: string; statusCode: number; code: string; details: string[] } };
 
 interface Pending {
@@ -71,7 +76,7 @@ export class InspectPool {
           const p = this.pending.get(reply.id);
           if (p === undefined) return;
           this.pending.delete(reply.id);
-          if (reply.ok) p.resolve(reply.result);
+          if (reply.ok) p.resolve(reply.result === null ? null : unpacked(reply.result));
           else if (reply.error.statusCode === 500) p.reject(new Error(reply.error.message));
           else p.reject(new IngestError(reply.error.message, reply.error.statusCode as 400 | 409 | 413, reply.error.code, reply.error.details));
         });
@@ -126,3 +131,7 @@ export class InspectPool {
 }
 
 class PoolUnavailable extends Error {}
+
+function unpacked({ inspection, sha256, rows }: { inspection: Inspection; sha256: string; rows: ArrayBuffer }): WireInspection {
+  return { inspection, sha256, rows: () => deserialize(Buffer.from(rows)) as PackageRow[] };
+}

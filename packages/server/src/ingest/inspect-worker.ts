@@ -1,4 +1,5 @@
 /** Worker-thread entry of inspect-pool.ts: runs pass 1 on a body as received and posts the result (or the error) back. */
+import { serialize } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
 import { IngestError, inspectWire } from './inspect.js';
 import { SpoolError } from './spool.js';
@@ -12,7 +13,13 @@ function failure(err: unknown): Extract<InspectReply, { ok: false }>['error'] {
 
 parentPort?.on('message', (msg: InspectRequest) => {
   inspectWire({ bytes: Buffer.from(msg.body), encoding: msg.encoding, limits: msg.limits }).then(
-    (result) => parentPort?.postMessage({ id: msg.id, ok: true, result } satisfies InspectReply),
+    (result) => {
+      if (result === null) return parentPort?.postMessage({ id: msg.id, ok: true, result } satisfies InspectReply);
+      // The rows packed into one buffer, transferred: see inspect-pool.ts.
+      const packed = serialize(result.rows());
+      const rows = packed.byteOffset === 0 && packed.byteLength === packed.buffer.byteLength ? packed.buffer : packed.buffer.slice(packed.byteOffset, packed.byteOffset + packed.byteLength);
+      parentPort?.postMessage({ id: msg.id, ok: true, result: { inspection: result.inspection, sha256: result.sha256, rows } } satisfies InspectReply, [rows]);
+    },
     (err: unknown) => parentPort?.postMessage({ id: msg.id, ok: false, error: failure(err) } satisfies InspectReply),
   );
 });

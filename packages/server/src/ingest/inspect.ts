@@ -108,6 +108,8 @@ export function wrapParts(e: unknown): never {
   throw e;
 }
 
+export async function inspectReport(source: AsyncIterable<Buffer>, keepRows: true): Promise<Inspection & { readonly rows: PackageRow[] }>;
+export async function inspectReport(source: AsyncIterable<Buffer>, keepRows: boolean): Promise<Inspection>;
 export async function inspectReport(source: AsyncIterable<Buffer>, keepRows: boolean): Promise<Inspection> {
   const v = reportValidators();
   const head: Record<string, unknown> = {};
@@ -188,20 +190,22 @@ export async function inspectReport(source: AsyncIterable<Buffer>, keepRows: boo
   return { head: report, rows, ...counts, containers: sawContainers ? containers : null };
 }
 
-/** Pass 1 of a body held in memory as it came over the wire, with its package rows kept. */
+/** Pass 1 of a body held in memory as it came over the wire. */
 export interface WireInspection {
-  readonly inspection: Inspection & { readonly rows: PackageRow[] };
+  /** Without its rows (`rows: null`): they come apart. */
+  readonly inspection: Inspection;
   /** sha256 (hex) of the inflated body. */
   readonly sha256: string;
+  /** The package rows (the inspection pool hands them over packed, and unpacks them only when pass 2 writes them). */
+  readonly rows: () => readonly PackageRow[];
 }
 
 /** Inflate, hash and inspect a small upload; null when it inflates past the memory size (it is spooled instead). */
 export async function inspectWire(wire: WireBody): Promise<WireInspection | null> {
   const inflated = inflateInMemory(wire);
   if (inflated === null) return null;
-  const inspection = await inspectReport(once(inflated.body), true);
-  // Asked to keep the rows, inspectReport always returns them.
-  return { inspection: inspection as WireInspection['inspection'], sha256: inflated.sha256 };
+  const { rows, ...inspection } = await inspectReport(once(inflated.body), true);
+  return { inspection: { ...inspection, rows: null }, sha256: inflated.sha256, rows: () => rows };
 }
 
 async function* once(buf: Buffer): AsyncIterable<Buffer> {
