@@ -50,12 +50,10 @@ export class SpoolError extends Error {
 export interface Spool {
   /** sha256 (hex) of the inflated body. */
   readonly sha256: string;
-  readonly bytes: number;
+  /** Bytes received on the wire. */
   readonly compressedBytes: number;
   /** True while the body is held in memory (small uploads): pass 1 may keep what it parsed. */
   readonly inMemory: boolean;
-  /** The whole body when it is held in memory, else null. */
-  body(): Buffer | null;
   /** Reads the body from the start (may be called more than once). */
   chunks(): AsyncIterable<Buffer>;
   dispose(): void;
@@ -223,10 +221,8 @@ export async function spoolBody(body: Readable, encoding: string | undefined, tm
   const spooled = file;
   return {
     sha256,
-    bytes,
     compressedBytes: compressed,
     inMemory: spooled === null,
-    body: () => (spooled === null ? (memory.length === 1 ? (memory[0] as Buffer) : Buffer.concat(memory, bytes)) : null),
     chunks: () => (spooled === null ? iterate(memory) : createReadStream(spooled.path, { highWaterMark: 256 * 1024 })),
     dispose: () => {
       memory.length = 0;
