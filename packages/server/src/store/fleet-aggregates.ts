@@ -36,11 +36,12 @@
  *
  * The package counters are written late: a transaction appends its changes to fleet_package_log (one row), and the
  * log is folded into fleet_packages and fleet_package_scans, summed, by the first transaction after it has waited
- * 2 s (foldPacing), and before the software list is read (foldPackageLog; the list waits a second at most). Every upload changes a few hundred counters
- * on random pages of a table and its three sort indexes, so applied at once those pages were rewritten by every
- * commit: 357 of the 966 WAL pages a 500-package upload wrote, and about a fifth of the main thread's time. Folded,
- * a page holding many changed counters is written once per fold (690 WAL pages an upload). The log row is written in
- * the transaction that makes the change, so a kill loses nothing and a fold is exact.
+ * 2 s (foldPacing), and before the software list is read (foldPackageLog; the list waits a second at most). Every
+ * upload changes a few hundred counters on random pages of a table and its three sort indexes, so applied at once
+ * those pages were rewritten by every commit: 357 of the 966 WAL pages a 500-package upload wrote, and about a
+ * fifth of the main thread's time. Folded, a page holding many changed counters is written once per fold (690 WAL
+ * pages an upload). The log row is written in the transaction that makes the change, so a kill loses nothing and a
+ * fold is exact.
  */
 import { createHash } from 'node:crypto';
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
