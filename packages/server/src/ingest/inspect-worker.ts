@@ -1,6 +1,7 @@
 /** Worker-thread entry of inspect-pool.ts: runs pass 1 on a body as received and posts the result (or the error) back. */
 import { serialize } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
+import { runAsBackgroundThread } from '../background-thread.js';
 import { IngestError, inspectWire } from './inspect.js';
 import { SpoolError } from './spool.js';
 import type { InspectReply, InspectRequest } from './inspect-pool.js';
@@ -11,6 +12,7 @@ function failure(err: unknown): Extract<InspectReply, { ok: false }>['error'] {
   return { message: err instanceof Error ? err.message : String(err), statusCode: 500, code: 'INTERNAL', details: [] };
 }
 
+runAsBackgroundThread();
 parentPort?.on('message', (msg: InspectRequest) => {
   inspectWire({ bytes: Buffer.from(msg.body), encoding: msg.encoding, limits: msg.limits }).then(
     (result) => {

@@ -3,16 +3,21 @@
  * the WAL size threshold, so an upload now and then pays for copying megabytes of earlier uploads into the
  * database file, on the event loop. A worker thread with its own connection runs PASSIVE checkpoints every few
  * hundred milliseconds instead (PASSIVE never blocks the writer or readers); the writer keeps a high automatic
- * threshold as a fallback should the worker fall behind.
+ * threshold as a fallback should the worker fall behind. It runs at the background priority (background-thread.ts:
+ * the same two calls, as this eval'd CommonJS cannot import that module).
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { BACKGROUND_NICE } from '../background-thread.js';
 
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.module);
 const db = new Database(workerData.path, { fileMustExist: true });
 db.pragma('busy_timeout = 100');
+try {
+  require('node:os').setPriority(Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop()), workerData.nice);
+} catch (e) { /* not Linux: normal priority */ }
 const timer = setInterval(() => {
   try { db.pragma('wal_checkpoint(PASSIVE)'); } catch (e) { /* busy: next time */ }
 }, workerData.intervalMs);
@@ -30,7 +35,7 @@ export interface Checkpointer {
 
 export function startCheckpointer(path: string, intervalMs = 250): Checkpointer {
   const module = createRequire(import.meta.url).resolve('better-sqlite3');
-  const worker = new Worker(WORKER, { eval: true, workerData: { module, path, intervalMs } });
+  const worker = new Worker(WORKER, { eval: true, workerData: { module, path, intervalMs, nice: BACKGROUND_NICE } });
   worker.unref();
   // A failing checkpointer only means checkpoints happen in COMMIT again: never fatal.
   worker.on('error', () => undefined);
