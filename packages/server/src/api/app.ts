@@ -77,7 +77,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     dataDir: options.dataDir,
     limits: options.limits ?? DEFAULT_SPOOL_LIMITS,
     reevaluate: options.reevaluate,
-    pool: options.pool ?? new InspectPool(),
+    pool: options.pool ?? new InspectPool(undefined, options.vulndb.path),
   };
   if (options.pool === undefined) app.addHook('onClose', () => ctx.pool.close());
   const csp = options.contentSecurityPolicy ?? DEFAULT_CSP;

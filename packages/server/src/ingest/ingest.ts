@@ -27,7 +27,7 @@ import { beginFleetUpdate, type WrittenDetection, type WrittenPackage } from '..
 import { syncHolders } from '../store/package-holders.js';
 import type { Tables } from '../store/schema.js';
 import { getSca } from '../store/settings.js';
-import type { PackageInImage, PostureMatcher } from '../evaluate/posture.js';
+import { storedOs, type MatchSeeds, type PackageInImage, type PostureMatcher } from '../evaluate/posture.js';
 import { insertDetections } from '../evaluate/findings.js';
 import type { ServerVulnDb } from '../evaluate/vulndb.js';
 import { forEachPackageRow, IngestError, inspectReport, inspectWire, type Inspection, type PackageRow, type ReportHead } from './inspect.js';
@@ -124,22 +124,23 @@ interface Inspected {
   readonly sha256: string;
   /** The package rows of a body held in memory (taken when written), or the spooled body to stream them from again. */
   readonly source: (() => readonly PackageRow[]) | Spool;
+  readonly seeds: MatchSeeds | null;
 }
 
 async function inspect(options: IngestOptions): Promise<Inspected> {
   const { wire } = options.body;
   if (wire !== null) {
     const done = options.pool !== undefined ? await options.pool.inspect(wire) : await inspectWire(wire);
-    if (done !== null) return { inspection: done.inspection, sha256: done.sha256, source: done.rows };
+    if (done !== null) return { inspection: done.inspection, sha256: done.sha256, source: done.rows, seeds: done.seeds };
   }
   const spool = await options.body.spool();
   const inspection = await inspectReport(spool.chunks(), spool.inMemory);
   const { rows } = inspection;
-  return { inspection, sha256: spool.sha256, source: rows !== null ? () => rows : spool };
+  return { inspection, sha256: spool.sha256, source: rows !== null ? () => rows : spool, seeds: null };
 }
 
 export async function ingestReport(store: Store, vulndb: ServerVulnDb, options: IngestOptions): Promise<UploadResponse> {
-  const { inspection, sha256, source } = await inspect(options);
+  const { inspection, sha256, source, seeds } = await inspect(options);
   options.onStage?.('inspected');
   const { head } = inspection;
   const now = (options.receivedAt ?? new Date()).toISOString();
@@ -148,6 +149,8 @@ export async function ingestReport(store: Store, vulndb: ServerVulnDb, options: 
   const accepted = head.scanTypes.filter((t) => t !== 'SCA' || sca.enabled);
   const dropped = head.scanTypes.filter((t) => !accepted.includes(t));
   const lease = vulndb.acquire();
+  // Results from another handle are taken only from the same file (the identity is taken the same way for both).
+  if (seeds !== null && lease.matcher !== null && seeds.identity === lease.identity) lease.matcher.seed(seeds);
   try {
     const response = await writeQueueOf(store).run(async (trx) => {
       // Claim the key first: a write, so SQLite takes its write lock now (no stale-snapshot upgrade later), and a
@@ -250,10 +253,7 @@ async function upsertImage(trx: Transaction<Tables>, head: ReportHead, now: stri
     variant: image.platform?.variant ?? null,
     created: image.created,
     created_ts: image.created === null ? null : normalizeTimestamp(image.created),
-    os_family: image.os?.family ?? null,
-    os_name: image.os?.name ?? null,
-    os_version: image.os?.version ?? null,
-    os_pretty: image.os?.prettyName ?? null,
+    ...storedOs(image.os),
     layer_count: image.layers.length,
     history: JSON.stringify(image.history),
     last_seen: now,
@@ -317,12 +317,7 @@ async function insertPackages(
   const dialect: Dialect = store.dialect;
   const read: Kysely<Tables> = store.read;
   const out: Stored = { stored: 0, dropped: 0, byScanType: new Map(), written: typeof source === 'function' ? { packages: [], detections: [] } : null };
-  const os = {
-    os_family: head.image.os?.family ?? null,
-    os_name: head.image.os?.name ?? null,
-    os_version: head.image.os?.version ?? null,
-    os_pretty: head.image.os?.prettyName ?? null,
-  };
+  const os = storedOs(head.image.os);
   let batch: PackageRow[] = [];
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;

@@ -25,6 +25,7 @@ import { deserialize } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { IngestError, inspectWire, type Inspection, type PackageRow, type WireInspection } from './inspect.js';
 import type { Encoding, SpoolLimits, WireBody } from './spool.js';
+import type { MatchSeeds } from '../evaluate/posture.js';
 
 export interface InspectRequest {
   readonly id: number;
@@ -34,8 +35,14 @@ export interface InspectRequest {
   readonly limits: SpoolLimits;
 }
 
+/** What the worker is started with. */
+export interface InspectWorkerData {
+  /** The server's vulnerability database file, which the worker matches new packages against (MatchSeeds), or null. */
+  readonly vulnDbPath: string | null;
+}
+
 export type InspectReply =
-  | { readonly id: number; readonly ok: true; readonly result: { readonly inspection: Inspection; readonly sha256: string; readonly rows: ArrayBuffer } | null }
+  | { readonly id: number; readonly ok: true; readonly result: { readonly inspection: Inspection; readonly sha256: string; readonly rows: ArrayBuffer; readonly seeds: MatchSeeds | null } | null }
   | { readonly id: number; readonly ok: false; readonly error: { message: string; statusCode: number; code: string; details: string[] } };
 
 interface Pending {
@@ -48,10 +55,10 @@ interface Pending {
  * benchmarks), the .ts through a bootstrap that registers tsx in the worker first (Node 20 does not carry the
  * `--import tsx` hooks into workers).
  */
-function newWorker(): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./inspect-worker.js', import.meta.url));
+function newWorker(workerData: InspectWorkerData): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./inspect-worker.js', import.meta.url), { workerData });
   const entry = new URL('./inspect-worker.ts', import.meta.url).href;
-  return new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`, { eval: true });
+  return new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`, { eval: true, workerData });
 }
 
 export class InspectPool {
@@ -60,13 +67,17 @@ export class InspectPool {
   private seq = 0;
   private broken = false;
 
-  constructor(private readonly size = defaultPoolSize()) {}
+  constructor(
+    private readonly size = defaultPoolSize(),
+    /** See InspectWorkerData. */
+    private readonly vulnDbPath: string | null = null,
+  ) {}
 
   private start(): void {
     if (this.workers.length > 0 || this.broken || this.size === 0) return;
     try {
       for (let i = 0; i < this.size; i++) {
-        const worker = newWorker();
+        const worker = newWorker({ vulnDbPath: this.vulnDbPath });
         const entry = { worker, busy: 0 };
         // Unreferenced while idle (an idle pool must not keep the process alive), referenced while working.
         worker.unref();
@@ -132,6 +143,6 @@ export class InspectPool {
 
 class PoolUnavailable extends Error {}
 
-function unpacked({ inspection, sha256, rows }: { inspection: Inspection; sha256: string; rows: ArrayBuffer }): WireInspection {
-  return { inspection, sha256, rows: () => deserialize(Buffer.from(rows)) as PackageRow[] };
+function unpacked({ inspection, sha256, rows, seeds }: { inspection: Inspection; sha256: string; rows: ArrayBuffer; seeds: MatchSeeds | null }): WireInspection {
+  return { inspection, sha256, rows: () => deserialize(Buffer.from(rows)) as PackageRow[], seeds };
 }

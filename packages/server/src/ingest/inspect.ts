@@ -10,6 +10,7 @@
  */
 import type { Package, ScanReport, ScanType } from '@tally/core';
 import { dictionaryRow, type DictionaryRow } from '../store/packages.js';
+import type { MatchSeeds } from '../evaluate/posture.js';
 import { forEachJsonPiece, JsonScanError, type JsonScanOptions } from '@tally/core/json-stream';
 import { describeErrors, reportValidators, type ContainerInput } from './validate.js';
 import { inflateInMemory, type WireBody } from './spool.js';
@@ -198,6 +199,8 @@ export interface WireInspection {
   readonly sha256: string;
   /** The package rows (the inspection pool hands them over packed, and unpacks them only when pass 2 writes them). */
   readonly rows: () => readonly PackageRow[];
+  /** The pairs an inspection worker matched for the first time (null when inspected on the main thread). */
+  readonly seeds: MatchSeeds | null;
 }
 
 /** Inflate, hash and inspect a small upload; null when it inflates past the memory size (it is spooled instead). */
@@ -205,7 +208,7 @@ export async function inspectWire(wire: WireBody): Promise<WireInspection | null
   const inflated = inflateInMemory(wire);
   if (inflated === null) return null;
   const { rows, ...inspection } = await inspectReport(once(inflated.body), true);
-  return { inspection: { ...inspection, rows: null }, sha256: inflated.sha256, rows: () => rows };
+  return { inspection: { ...inspection, rows: null }, sha256: inflated.sha256, rows: () => rows, seeds: null };
 }
 
 async function* once(buf: Buffer): AsyncIterable<Buffer> {
