@@ -6,7 +6,7 @@
 import { serialize } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { runAsBackgroundThread } from '../background-thread.js';
-import { storedOs, type MatchSeeds } from '../evaluate/posture.js';
+import { distroKey, PostureMatcher, storedOs, type MatchSeeds } from '../evaluate/posture.js';
 import { ServerVulnDb } from '../evaluate/vulndb.js';
 import { IngestError, inspectWire, type Inspection, type PackageRow } from './inspect.js';
 import { SpoolError } from './spool.js';
@@ -16,6 +16,14 @@ const { vulnDbPath } = workerData as InspectWorkerData;
 /** This worker's own handle on the database file, reopened when the file changes (checked per upload: one stat). */
 const vulndb = vulnDbPath === null ? null : new ServerVulnDb(vulnDbPath);
 
+/**
+ * The pairs this worker has matched and sent, for one database file: only which, not their results, which the main
+ * thread keeps (a second copy of them here measured 904 against 690 MB of peak RSS over 3,000 images). Bounded like
+ * the main thread's cache; past the bound, pairs are matched and sent again and the main thread skips those it has.
+ */
+const MAX_SENT = 500_000;
+let sent = { identity: '', keys: new Set<string>() };
+
 /** Null without a database, or when matching fails here: the main thread then matches, as it does without a worker. */
 function seedsFor(inspection: Inspection, rows: readonly PackageRow[]): MatchSeeds | null {
   if (vulndb === null) return null;
@@ -23,9 +31,15 @@ function seedsFor(inspection: Inspection, rows: readonly PackageRow[]): MatchSee
     vulndb.refresh();
     const lease = vulndb.acquire();
     try {
-      if (lease.matcher === null || lease.identity === null) return null;
+      if (lease.db === null || lease.identity === null) return null;
+      if (sent.identity !== lease.identity || sent.keys.size > MAX_SENT) sent = { identity: lease.identity, keys: new Set() };
       const os = storedOs(inspection.head.image.os);
-      return { identity: lease.identity, os, entries: lease.matcher.fresh(os, rows.map((r) => r.dict)) };
+      const distro = distroKey(os);
+      const unsent = rows.map((r) => r.dict).filter((d) => !sent.keys.has(`${distro}\0${d.pkey}`));
+      if (unsent.length === 0) return null;
+      for (const d of unsent) sent.keys.add(`${distro}\0${d.pkey}`);
+      // A matcher for this upload only: its result cache goes with it.
+      return { identity: lease.identity, os, entries: new PostureMatcher(lease.db).fresh(os, unsent) };
     } finally {
       lease.release();
     }
