@@ -22,7 +22,7 @@ const vulndb = vulnDbPath === null ? null : new ServerVulnDb(vulnDbPath);
  * the main thread's cache; past the bound, pairs are matched and sent again and the main thread skips those it has.
  */
 const MAX_SENT = 500_000;
-let sent = { identity: '', keys: new Set<string>() };
+let sent = { identity: '', size: 0, byDistro: new Map<string, Set<string>>() };
 
 /** Null without a database, or when matching fails here: the main thread then matches, as it does without a worker. */
 function seedsFor(inspection: Inspection, rows: readonly PackageRow[]): MatchSeeds | null {
@@ -32,12 +32,16 @@ function seedsFor(inspection: Inspection, rows: readonly PackageRow[]): MatchSee
     const lease = vulndb.acquire();
     try {
       if (lease.db === null || lease.identity === null) return null;
-      if (sent.identity !== lease.identity || sent.keys.size > MAX_SENT) sent = { identity: lease.identity, keys: new Set() };
+      if (sent.identity !== lease.identity || sent.size > MAX_SENT) sent = { identity: lease.identity, size: 0, byDistro: new Map() };
       const os = storedOs(inspection.head.image.os);
       const distro = distroKey(os);
-      const unsent = rows.map((r) => r.dict).filter((d) => !sent.keys.has(`${distro}\0${d.pkey}`));
+      let keys = sent.byDistro.get(distro);
+      if (keys === undefined) sent.byDistro.set(distro, (keys = new Set()));
+      const known = keys;
+      const unsent = rows.map((r) => r.dict).filter((d) => !known.has(d.pkey));
       if (unsent.length === 0) return null;
-      for (const d of unsent) sent.keys.add(`${distro}\0${d.pkey}`);
+      for (const d of unsent) known.add(d.pkey);
+      sent.size += unsent.length;
       // A matcher for this upload only: its result cache goes with it.
       return { identity: lease.identity, os, entries: new PostureMatcher(lease.db).fresh(os, unsent) };
     } finally {
