@@ -13,6 +13,7 @@ import { PACKAGE_TYPES } from '@tally/core';
 import { column, matchCondition, type BuildContext, type EnumCondition, type FieldSpec, type FieldTable, type StringCondition, type Dialect } from '../query/index.js';
 import type { Tables } from '../store/schema.js';
 import { imagesHoldingWhere } from '../store/package-holders.js';
+import { imagesWithVulnWhere } from '../store/vuln-holders.js';
 
 export const SCAN_TYPE_VALUES = ['Static', 'Dynamic', 'SCA'] as const;
 /** Ascending, so `severity>=HIGH` means HIGH and CRITICAL. */
@@ -107,7 +108,7 @@ function imageFieldTable(dialect: Dialect): FieldTable<Tables, 'images'> {
         build: (eb, c) => pkIn(eb, eb.selectFrom('image_package_types').select('image_package_types.image_pk').where('image_package_types.type', 'in', [...c.values])),
       },
       'vulnerabilities.id': imageString('id of any detected vulnerability (CVE-…, GHSA-…)', (eb, c, ctx) =>
-        pkIn(eb, eb.selectFrom('detections').select('detections.image_pk').where((s) => matchCondition(s.ref('detections.vuln_id'), c, ctx))),
+        pkIn(eb, imagesWithVulnWhere(expressionBuilder<Tables, never>(), dialect, (id) => matchCondition(id, c, ctx))),
       ),
       'vulnerabilities.severity': {
         kind: 'enum',
@@ -252,7 +253,20 @@ type VulnTB = 'detections' | 'packages';
 
 function vulnerabilityFieldTable(dialect: Dialect, fleet: boolean): FieldTable<Tables, VulnTB> {
   const fields: Record<string, FieldSpec<Tables, VulnTB>> = {
-    id: column<Tables, VulnTB>('detections.vuln_id', { kind: 'string', nullable: false, description: 'vulnerability id' }),
+    id:
+      fleet && dialect === 'sqlite'
+        ? {
+            // Across the fleet, SQLite has no index led by the id: the images having a matching one narrow the rows.
+            kind: 'string',
+            nullable: false,
+            description: 'vulnerability id',
+            build: (eb, c, ctx) =>
+              eb.and([
+                matchCondition(eb.ref('detections.vuln_id'), c, ctx),
+                eb('detections.image_pk', 'in', imagesWithVulnWhere(expressionBuilder<Tables, never>(), dialect, (id) => matchCondition(id, c, ctx))),
+              ]),
+          }
+        : column<Tables, VulnTB>('detections.vuln_id', { kind: 'string', nullable: false, description: 'vulnerability id' }),
     severity: column<Tables, VulnTB>('detections.severity', { kind: 'enum', values: SEVERITY_VALUES, ordered: true, nullable: false, description: 'severity (ordered)' }),
     scanType: column<Tables, VulnTB>('detections.scan_type', { kind: 'enum', values: SCAN_TYPE_VALUES, nullable: false, description: 'scan type of the package' }),
     class: column<Tables, VulnTB>('detections.class', { kind: 'enum', values: ['os', 'lang'], nullable: false, description: 'os or lang package' }),

@@ -26,7 +26,7 @@ import type { Tables } from '../store/schema.js';
 import { buildCondition, type ResolvedQuery } from '../query/index.js';
 import { num, resolveQ, usesField, type Sort } from './context.js';
 import { fieldTables } from './fields.js';
-import { settlePackageCounts, softwarePage, vulnerabilityPage, vulnIs, type SoftwareSortField, type VulnerabilitySortField } from './fleet-lists.js';
+import { settlePackageCounts, softwarePage, vulnerabilityPage, type SoftwareSortField, type VulnerabilitySortField } from './fleet-lists.js';
 
 const SAMPLE = 20;
 const SEVERITY_BY_RANK = Object.fromEntries(Object.entries(SEVERITY_RANK).map(([k, v]) => [v, k])) as Record<number, string>;
@@ -136,7 +136,7 @@ async function oracleVulnerabilities(db: Kysely<Tables>, resolved: ResolvedQuery
     const sample = await db
       .selectFrom('images')
       .select('image_id')
-      .where('pk', 'in', (eb) => eb.selectFrom('detections').select('image_pk').where(vulnIs(g.vuln_id)))
+      .where('pk', 'in', (eb) => eb.selectFrom('detections').select('image_pk').where('vuln_id', '=', g.vuln_id))
       .orderBy('pk')
       .limit(SAMPLE)
       .execute();
@@ -144,11 +144,11 @@ async function oracleVulnerabilities(db: Kysely<Tables>, resolved: ResolvedQuery
       .selectFrom('packages')
       .select('name')
       .distinct()
-      .where('pk', 'in', (eb) => eb.selectFrom('detections').select('package_pk').where(vulnIs(g.vuln_id)))
+      .where('pk', 'in', (eb) => eb.selectFrom('detections').select('package_pk').where('vuln_id', '=', g.vuln_id))
       .orderBy('name')
       .limit(SAMPLE)
       .execute();
-    const scanTypes = await db.selectFrom('detections').select('scan_type').distinct().where(vulnIs(g.vuln_id)).execute();
+    const scanTypes = await db.selectFrom('detections').select('scan_type').distinct().where('vuln_id', '=', g.vuln_id).execute();
     items.push({
       id: g.vuln_id,
       severity: SEVERITY_BY_RANK[num(g.rank)] ?? 'UNKNOWN',

@@ -4,8 +4,8 @@
  *
  * A page costs one or two queries for its groups and the total, and a fixed number for the details of the whole
  * page (never one per row): the groups' dictionary rows or facets (purl, class, scan types, package names) and up to
- * 20 sample images per group, taken from the front of the package → images index (store/package-holders.ts) and of
- * the (lower(vuln_id), image_pk) index, one arm per dictionary row or vulnerability in a UNION ALL.
+ * 20 sample images per group, taken from the front of the package → images and vulnerability → images lookups
+ * (store/package-holders.ts, store/vuln-holders.ts), one arm per dictionary row or vulnerability in a UNION ALL.
  *
  * Searches: `q` is resolved against the list's field table (api/fields.ts: same fields, errors and docs as every
  * other list) and its leaves are then re-targeted here. Software: the search keeps its meaning per dictionary row
@@ -14,13 +14,14 @@
  * status, fixed, kev, epss, cvss, software.name, software.type) is answered from the sets and facets; one using a
  * per-detection field (layer, software.version, imageId, repo) groups the matching detections as before.
  */
-import { sql, type AliasedExpression, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
+import { expressionBuilder, sql, type AliasedExpression, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
 import { buildCondition, matchCondition, type Condition, type Dialect, type ResolvedQuery } from '../query/index.js';
 import { paddedIn } from '../store/chunks.js';
 import type { Store } from '../store/database.js';
 import { foldPackageLog } from '../store/fleet-aggregates.js';
 import type { Tables } from '../store/schema.js';
 import { firstHoldersOfEach } from '../store/package-holders.js';
+import { imagesWithAnyVuln } from '../store/vuln-holders.js';
 import { writeQueueOf } from '../store/write-queue.js';
 import { SEVERITY_RANK } from '../evaluate/posture.js';
 import { num, usesField, type Sort } from './context.js';
@@ -322,9 +323,17 @@ function facetCondition(resolved: ResolvedQuery<Tables, VulnTB>, dialect: Dialec
   });
 }
 
-/** `detections.vuln_id = id`, written so that the lower(vuln_id) index (the only one on the column) serves it. */
-export function vulnIs(id: string) {
-  return (eb: ExpressionBuilder<Tables, 'detections'>) => eb.and([eb(sql<string>`lower(${sql.ref('detections.vuln_id')})`, '=', sql<string>`lower(${id})`), eb('detections.vuln_id', '=', id)]);
+/**
+ * `detections.vuln_id = id`, written so that an index on lower(vuln_id) serves it: PostgreSQL's led by it; on SQLite
+ * the images having it (store/vuln-holders.ts), then their rows of it, through detections(image_pk, lower(vuln_id)).
+ */
+export function vulnIs(id: string, dialect: Dialect) {
+  return (eb: ExpressionBuilder<Tables, 'detections'>) =>
+    eb.and([
+      ...(dialect === 'sqlite' ? [eb('detections.image_pk', 'in', imagesWithAnyVuln(expressionBuilder<Tables, never>(), [id]))] : []),
+      eb(sql<string>`lower(${sql.ref('detections.vuln_id')})`, '=', sql<string>`lower(${id})`),
+      eb('detections.vuln_id', '=', id),
+    ]);
 }
 
 interface VulnGroup {
@@ -480,7 +489,7 @@ async function vulnerabilitiesIn(
             .selectFrom('detections')
             .select(['detections.vuln_id', 'detections.image_pk'])
             .distinct()
-            .where(vulnIs(id))
+            .where(vulnIs(id, dialect))
             .orderBy('detections.image_pk')
             .limit(SAMPLE)
             .as('a'),

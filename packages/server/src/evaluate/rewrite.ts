@@ -25,6 +25,7 @@ import type { Tables } from '../store/schema.js';
 import { recountImages, SEVERITY_COLUMNS } from '../ingest/records.js';
 import { beginFleetUpdate } from '../store/fleet-aggregates.js';
 import { imagesHoldingAny } from '../store/package-holders.js';
+import { imagesWithAnyVuln, syncVulnHolders } from '../store/vuln-holders.js';
 import { retryConflicts } from '../store/write-queue.js';
 import { eachLimit } from '@tally/core';
 import { insertDetections } from './findings.js';
@@ -200,7 +201,7 @@ async function rewriteChunk(trx: Transaction<Tables>, store: Store, chunk: reado
     return d;
   };
   // Changed and vanished findings: their rows, updated or deleted by pk; the counts move by what each row held.
-  const { updates, deletes, present } = await changedRows(trx, chunk, [...touched], targets, added);
+  const { updates, deletes, present } = await changedRows(trx, store.dialect, chunk, [...touched], targets, added);
   const fresh: Detections = { rows: [], findings: new Map() };
   for (const { row, target } of [...updates, ...deletes]) {
     const d = delta(row.image);
@@ -238,6 +239,9 @@ async function rewriteChunk(trx: Transaction<Tables>, store: Store, chunk: reado
     }
   }
   await insertDetections(trx, store.read, store.dialect, fresh);
+  // The images whose set of vulnerabilities may have changed (updates keep each row's id).
+  const reindexed = inserting.length > 0 && whole.length > 0 ? new Set(chunk) : new Set([...deletes.map((d) => d.row.image), ...fresh.rows.map((r) => r.image_pk)]);
+  await syncVulnHolders(trx, store.dialect, [...reindexed].sort((a, b) => a - b), false);
   await moveCounts(trx, [...deltas].filter(([image, d]) => !recount.has(image) && !d.neutral), recount);
   if (recount.size > 0) await recountImages(trx, [...recount].sort((a, b) => a - b), { packages: false });
   await fleet.finish();
@@ -287,10 +291,12 @@ async function holdings(
 /**
  * The chunk's detections of changed findings, in pk order: those to update and those to delete; and which holdings
  * (image_package pk + hash) already have one of the `added` findings. Read by vuln id (one index range per
- * vulnerability within the chunk's pk range) for a few vulnerabilities, by image for many.
+ * vulnerability within the chunk's pk range; on SQLite, the images having them from the term index, then their rows
+ * of those ids) for a few vulnerabilities, by image for many.
  */
 async function changedRows(
   trx: Transaction<Tables>,
+  dialect: Dialect,
   chunk: readonly number[],
   vulnIds: readonly string[],
   targets: ReadonlyMap<string, Target>,
@@ -300,14 +306,16 @@ async function changedRows(
   const present = new Set<string>();
   if (vulnIds.length > 0) {
     const members = new Set(chunk);
+    const range = { from: chunk[0] as number, to: chunk[chunk.length - 1] as number };
     const byVuln = vulnIds.length <= BY_VULN;
     for (const part of byVuln ? chunks(vulnIds, 500) : [null]) {
       const rows = await trx
         .selectFrom('detections')
         .select(['pk', 'image_pk', 'image_package_pk', 'package_pk', 'finding', 'scan_type'])
         .$if(part !== null, (q) => q.where((eb) => eb(eb.fn('lower', ['vuln_id']), 'in', part ?? [])))
-        .where('image_pk', '>=', chunk[0] as number)
-        .where('image_pk', '<=', chunk[chunk.length - 1] as number)
+        .$if(part !== null && dialect === 'sqlite', (q) => q.where('image_pk', 'in', imagesWithAnyVuln(trx, part ?? [], range)))
+        .where('image_pk', '>=', range.from)
+        .where('image_pk', '<=', range.to)
         .execute();
       for (const r of rows) {
         if (!members.has(Number(r.image_pk))) continue;
@@ -463,6 +471,7 @@ export async function evaluateImages(store: Store, matcher: PostureMatcher, imag
       acc.added += d.rows.length;
       acc.changedImages.add(image.pk);
     }
+    await syncVulnHolders(trx, store.dialect, pks, false);
     await recountImages(trx, pks, { packages: false });
     await fleet.finish();
   });

@@ -25,6 +25,7 @@ import { writeQueueOf } from '../store/write-queue.js';
 import { upsertDictionary } from '../store/packages.js';
 import { beginFleetUpdate, type WrittenDetection, type WrittenPackage } from '../store/fleet-aggregates.js';
 import { syncHolders } from '../store/package-holders.js';
+import { syncVulnHolders } from '../store/vuln-holders.js';
 import type { Tables } from '../store/schema.js';
 import { getSca } from '../store/settings.js';
 import { storedOs, type MatchSeeds, type PackageInImage, type PostureMatcher } from '../evaluate/posture.js';
@@ -187,7 +188,10 @@ export async function ingestReport(store: Store, vulndb: ServerVulnDb, options: 
       }
 
       const stored = await insertPackages(store, trx, imagePk, head, source, accepted, lease.matcher, options.batchSize ?? 1000);
-      if (replaced.length > 0) await syncHolders(trx, store.dialect, imagePk, fleet.heldNothing);
+      if (replaced.length > 0) {
+        await syncHolders(trx, store.dialect, imagePk, fleet.heldNothing);
+        await syncVulnHolders(trx, store.dialect, [imagePk], fleet.heldNothing);
+      }
       // PostgreSQL plans the recount and aggregate queries below from table statistics that do not know about this
       // transaction's rows: after a huge upload into a young store it estimated one row and picked a nested loop
       // that ran for minutes. ANALYZE inside the transaction counts its own new rows; a big upload pays ~0.1 s.

@@ -49,6 +49,7 @@ import type { Dialect } from './database.js';
 import type { NewDetection, Tables } from './schema.js';
 import { insertReturning, insertRows } from './bulk.js';
 import { paddedIn } from './chunks.js';
+import { imagesWithAnyVuln } from './vuln-holders.js';
 
 export interface FleetScope {
   /** image_packages change (default true). */
@@ -174,12 +175,12 @@ interface Capture {
   readonly vulnIds: readonly string[] | null;
 }
 
-async function contributions(db: Kysely<Tables>, imagePks: readonly number[], what: Capture): Promise<Contribution> {
+async function contributions(db: Kysely<Tables>, dialect: Dialect, imagePks: readonly number[], what: Capture): Promise<Contribution> {
   const c = emptyContribution();
   for (const part of chunks([...new Set(imagePks)], IMAGE_CHUNK)) {
     if (what.packages) await packageContribution(db, part, c);
-    if (what.vulnerabilities && what.vulnIds === null) await vulnContribution(db, part, null, c);
-    if (what.vulnerabilities && what.vulnIds !== null) for (const ids of chunks(what.vulnIds, KEY_CHUNK)) await vulnContribution(db, part, ids, c);
+    if (what.vulnerabilities && what.vulnIds === null) await vulnContribution(db, dialect, part, null, c);
+    if (what.vulnerabilities && what.vulnIds !== null) for (const ids of chunks(what.vulnIds, KEY_CHUNK)) await vulnContribution(db, dialect, part, ids, c);
   }
   return c;
 }
@@ -243,19 +244,22 @@ type FindingColumns = Pick<Facet, (typeof DETECTION_FACET_COLUMNS)[number]>;
 const findingColumns = new Map<string, FindingColumns>();
 const MAX_FINDINGS = 200_000;
 
-async function vulnContribution(db: Kysely<Tables>, imagePks: readonly number[], vulnIds: readonly string[] | null, c: Contribution): Promise<void> {
+async function vulnContribution(db: Kysely<Tables>, dialect: Dialect, imagePks: readonly number[], vulnIds: readonly string[] | null, c: Contribution): Promise<void> {
   // A few vulnerabilities: their index range within the images' pk range, other images' rows dropped here (both
   // engines planned `image_pk IN (…) AND lower(vuln_id) IN (…)` as a scan of every detection of the images, or of
-  // the vulnerabilities: 18–40 ms a chunk on PostgreSQL against 1 ms).
+  // the vulnerabilities: 18–40 ms a chunk on PostgreSQL against 1 ms). SQLite: the images having them, from the
+  // term index (store/vuln-holders.ts), then their rows of those ids.
   const members = new Set(imagePks);
+  const range = { from: Math.min(...imagePks), to: Math.max(...imagePks) };
   const some =
     vulnIds === null
       ? db.selectFrom('detections').where('image_pk', 'in', paddedIn(imagePks))
       : db
           .selectFrom('detections')
           .where((eb) => eb(eb.fn('lower', ['vuln_id']), 'in', paddedIn(vulnIds)))
-          .where('image_pk', '>=', Math.min(...imagePks))
-          .where('image_pk', '<=', Math.max(...imagePks));
+          .$if(dialect === 'sqlite', (q) => q.where('image_pk', 'in', imagesWithAnyVuln(db, vulnIds, range)))
+          .where('image_pk', '>=', range.from)
+          .where('image_pk', '<=', range.to);
   const rows = (await some.select(['image_pk', 'package_pk', 'scan_type', 'finding']).execute()).filter((r) => members.has(n(r.image_pk)));
   // Looked up first into a map of this call's own: the shared one may be cleared while the missing are read.
   const columnsOf = new Map<string, FindingColumns>();
@@ -593,12 +597,12 @@ export async function beginFleetUpdate(trx: Kysely<Tables>, dialect: Dialect, im
     vulnerabilities: (scope.vulnerabilities ?? true) && scope.vulnIds?.length !== 0,
     vulnIds: scope.vulnIds === undefined ? null : [...new Set(scope.vulnIds.map((id) => id.toLowerCase()))].sort(),
   };
-  const before = await contributions(trx, imagePks, what);
+  const before = await contributions(trx, dialect, imagePks, what);
   const heldNothing = isEmpty(before);
   return {
     heldNothing,
     finish: async (written) => {
-      const after = written !== undefined && what.vulnIds === null && heldNothing ? writtenContribution(written, what) : await contributions(trx, imagePks, what);
+      const after = written !== undefined && what.vulnIds === null && heldNothing ? writtenContribution(written, what) : await contributions(trx, dialect, imagePks, what);
       const group = groups.get(trx);
       if (group !== undefined) group.add(before, after);
       else await apply(trx, dialect, before, after);
@@ -703,7 +707,7 @@ export async function rebuildFleetAggregates(db: Kysely<Tables>, dialect: Dialec
       .execute();
     if (rows.length === 0) return;
     const pks = rows.map((r) => n(r.pk));
-    await apply(db, dialect, emptyContribution(), await contributions(db, pks, { packages: true, vulnerabilities: true, vulnIds: null }), 'now');
+    await apply(db, dialect, emptyContribution(), await contributions(db, dialect, pks, { packages: true, vulnerabilities: true, vulnIds: null }), 'now');
     after = pks[pks.length - 1] as number;
   }
 }

@@ -12,6 +12,7 @@ import type { Dialect } from './database.js';
 import type { Tables } from './schema.js';
 import { rebuildFleetAggregates, refreshFleetVulns } from './fleet-aggregates.js';
 import { createHoldersIndex } from './package-holders.js';
+import { createVulnHoldersIndex } from './vuln-holders.js';
 
 interface Ddl {
   /** Autoincrementing surrogate key. */
@@ -233,7 +234,8 @@ async function initial(db: Kysely<Tables>, dialect: Dialect): Promise<void> {
     .addColumn('finding', 'text', (c) => c.notNull())
     .execute();
   // Two indexes only: every one is paid for by every detection of every upload. Lookups by vulnerability id go
-  // through lower(vuln_id) (the search folds case; exact lookups add `vuln_id = ?` on top).
+  // through lower(vuln_id) (the search folds case; exact lookups add `vuln_id = ?` on top); on SQLite migration 0011
+  // replaces the second with a term index and detections(image_pk, lower(vuln_id)) (store/vuln-holders.ts).
   await s.createIndex('detections_image').on('detections').columns(['image_pk', 'scan_type', 'severity_rank']).execute();
   await s.createIndex('detections_vuln').on('detections').expression(sql`lower(vuln_id), image_pk`).execute();
 
@@ -494,6 +496,7 @@ function provider(dialect: Dialect): MigrationProvider {
     '0008_fleet_packages_one_index_per_sort': { up: (db: Kysely<Tables>) => dropDescendingIndexes(db) },
     '0009_package_holders_index': { up: (db: Kysely<Tables>) => createHoldersIndex(db, dialect) },
     '0010_fleet_package_log': { up: (db: Kysely<Tables>) => fleetPackageLogTable(db, dialect) },
+    '0011_vuln_holders_index': { up: (db: Kysely<Tables>) => createVulnHoldersIndex(db, dialect) },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }

@@ -4,41 +4,35 @@
  *
  * PostgreSQL answers it from the b-tree index image_packages(package_pk, image_pk). SQLite used the same index
  * until it measured as the most expensive part of an upload: a new image adds one entry per package to a random
- * leaf of it (420 of the ~1,430 WAL pages an upload of 500 packages wrote), and every such page is written to the
- * WAL and copied again by the checkpoint. Without it, 2,000 uploads over HTTP went at 34.5/s instead of 27.4/s, the
- * server using 36.8 instead of 45.5 ms of CPU per upload. So on SQLite the lookup goes through an FTS5 index
- * instead, `image_package_terms`: one row per image (rowid = image pk) whose text is the pks of the packages it
- * holds. FTS5 keeps each transaction's postings as one new sorted segment and merges segments in the background
- * (a log-structured index): an upload writes a few sequential pages instead of hundreds of random ones. Contentless
- * (the pks are in image_packages already), detail=none (only presence is asked), contentless_delete (a new scan
- * replaces the row).
- *
- * The row follows image_packages: `syncHolders` rewrites it in the transaction that changed the image's rows, and an
- * image without packages has none.
+ * leaf of it (420 of the ~1,430 WAL pages an upload of 500 packages wrote). Without it, 2,000 uploads over HTTP went
+ * at 34.5/s instead of 27.4/s, the server using 36.8 instead of 45.5 ms of CPU per upload. So on SQLite the lookup
+ * goes through the term index `image_package_terms` instead (store/image-terms.ts), whose tokens are package pks.
  */
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type QueryCreator, type SelectQueryBuilder, type SqlBool } from 'kysely';
 import type { Dialect } from './database.js';
 import type { Tables } from './schema.js';
+import { anyToken, createTerms, syncTerms, termsMatch, type ImageTerms } from './image-terms.js';
 
-/** The FTS5 query for "any of these packages": their pks joined by OR (integers: nothing to quote). */
+const PACKAGE_TERMS: ImageTerms = {
+  table: 'image_package_terms',
+  column: 'package_pks',
+  tokens: (where) => sql`select image_pk, package_pk as tok from image_packages ${where}`,
+};
+
+/** The FTS5 query for "any of these packages": their pks joined by OR. */
 function anyOf(pks: readonly number[]): string {
-  return pks.map((pk) => String(Math.trunc(pk))).join(' OR ');
-}
-
-/** The FTS5 table matching a query (its own name on the left of MATCH: column filters need detail=full). */
-function termsMatch(query: Expression<string> | string): Expression<SqlBool> {
-  return sql<SqlBool>`${sql.table('image_package_terms')} match ${query}`;
+  return anyToken(pks.map((pk) => String(Math.trunc(pk))));
 }
 
 type HolderQuery = SelectQueryBuilder<Tables, 'image_packages', { image_pk: number }> | SelectQueryBuilder<Tables, 'image_package_terms', { image_pk: number }>;
 
 /** A database or transaction, or an expression builder (subqueries). */
-type Source = Pick<QueryCreator<Tables>, 'selectFrom'>;
+export type Source = Pick<QueryCreator<Tables>, 'selectFrom'>;
 
-type Range = { readonly from: number; readonly to: number };
+export type Range = { readonly from: number; readonly to: number };
 
 function sqliteHolders(db: Source, pks: readonly number[], range?: Range): SelectQueryBuilder<Tables, 'image_package_terms', { image_pk: number }> {
-  const q = db.selectFrom('image_package_terms').select('image_package_terms.rowid as image_pk').where(termsMatch(anyOf(pks)));
+  const q = db.selectFrom('image_package_terms').select('image_package_terms.rowid as image_pk').where(termsMatch(PACKAGE_TERMS, anyOf(pks)));
   return range === undefined ? q : q.where('image_package_terms.rowid', '>=', range.from).where('image_package_terms.rowid', '<=', range.to);
 }
 
@@ -75,36 +69,22 @@ export function imagesHoldingWhere(
   if (dialect === 'sqlite') {
     return db
       .selectFrom('packages')
-      .innerJoin('image_package_terms', (j) => j.on(termsMatch(sql<string>`cast(${sql.ref('packages.pk')} as text)`)))
+      .innerJoin('image_package_terms', (j) => j.on(termsMatch(PACKAGE_TERMS, sql<string>`cast(${sql.ref('packages.pk')} as text)`)))
       .select('image_package_terms.rowid as image_pk')
       .where(where);
   }
   return db.selectFrom('packages').innerJoin('image_packages', 'image_packages.package_pk', 'packages.pk').select('image_packages.image_pk').where(where);
 }
 
-/**
- * Rewrite the image's row of the SQLite index from its image_packages rows; call after changing them, in the same
- * transaction. `fresh`: the image held no packages before (so it has no row to delete). PostgreSQL: nothing to do.
- */
+/** Rewrite the image's row of the SQLite index after changing its image_packages rows (image-terms.ts, syncTerms). */
 export async function syncHolders(db: Kysely<Tables>, dialect: Dialect, imagePk: number, fresh: boolean): Promise<void> {
-  if (dialect !== 'sqlite') return;
-  if (!fresh) await db.deleteFrom('image_package_terms').where('rowid', '=', imagePk).execute();
-  await fillHolders(db, imagePk);
+  if (dialect === 'sqlite') await syncTerms(db, PACKAGE_TERMS, [imagePk], fresh);
 }
 
-/** Insert the index rows of one image, or of every image, from their image_packages rows. */
-async function fillHolders(db: Kysely<Tables>, imagePk?: number): Promise<void> {
-  const only = imagePk === undefined ? sql`` : sql`where image_pk = ${imagePk}`;
-  await sql`insert into image_package_terms (rowid, package_pks)
-    select image_pk, group_concat(package_pk, ' ') from image_packages ${only} group by image_pk`.execute(db);
-}
-
-/** Migration (SQLite): build the index from the stored rows, then drop the b-tree it replaces. Safe to run again. */
+/** Migration 0009 (SQLite): build the index from the stored rows, then drop the b-tree it replaces. Safe to run again. */
 export async function createHoldersIndex(db: Kysely<Tables>, dialect: Dialect): Promise<void> {
   if (dialect !== 'sqlite') return;
-  await sql`create virtual table if not exists image_package_terms using fts5(package_pks, content='', contentless_delete=1, detail=none, tokenize='ascii')`.execute(db);
-  await sql`insert into image_package_terms (image_package_terms) values ('delete-all')`.execute(db);
-  await fillHolders(db);
+  await createTerms(db, PACKAGE_TERMS);
   await db.schema.dropIndex('image_packages_package').ifExists().execute();
   // The per-image index now carries the package too: the re-evaluation's scan of every (image, package) pair and
   // the fleet aggregates' read of an image's packages are then index-only, as they were with the dropped index.

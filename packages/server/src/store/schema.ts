@@ -188,11 +188,18 @@ export interface ImagePackagesTable {
   identified_by: string | null;
 }
 
-/** SQLite only (store/package-holders.ts): an FTS5 index of the packages each image holds; rowid = image pk. */
+/** SQLite only (store/package-holders.ts, image-terms.ts): an FTS5 index of the packages each image holds; rowid = image pk. */
 export interface ImagePackageTermsTable {
   rowid: number;
   /** The pks of the image's packages, separated by spaces. */
   package_pks: string;
+}
+
+/** SQLite only (store/vuln-holders.ts, image-terms.ts): an FTS5 index of the vulnerabilities each image has; rowid = image pk. */
+export interface ImageVulnTermsTable {
+  rowid: number;
+  /** hex(lower(vuln_id)) of each of the image's vulnerability ids, separated by spaces. */
+  vuln_ids: string;
 }
 
 export interface DetectionsTable {
@@ -436,6 +443,7 @@ export interface Tables {
   packages: PackagesTable;
   image_packages: ImagePackagesTable;
   image_package_terms: ImagePackageTermsTable;
+  image_vuln_terms: ImageVulnTermsTable;
   image_package_types: ImagePackageTypesTable;
   detections: DetectionsTable;
   finding_data: FindingDataTable;

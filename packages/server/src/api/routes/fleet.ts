@@ -86,11 +86,11 @@ export function fleetRoutes(app: App, ctx: ApiContext): void {
             'packages.version',
             'packages.type',
           ])
-          .where(vulnIs(id))
+          .where(vulnIs(id, ctx.store.dialect))
           .orderBy('images.pk')
           .limit(5000)
           .execute();
-        const imagesRow = await db.selectFrom('detections').select((eb) => eb.fn.count<number>('image_pk').distinct().as('n')).where(vulnIs(id)).executeTakeFirst();
+        const imagesRow = await db.selectFrom('detections').select((eb) => eb.fn.count<number>('image_pk').distinct().as('n')).where(vulnIs(id, ctx.store.dialect)).executeTakeFirst();
         if (advisories.length === 0 && rows.length === 0) throw notFound(`vulnerability ${JSON.stringify(id)}`);
         const first = rows[0] === undefined ? null : detectionData(rows[0].data);
         const aliases = new Set<string>(first?.aliases ?? []);
