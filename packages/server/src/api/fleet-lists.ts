@@ -21,7 +21,7 @@ import type { Store } from '../store/database.js';
 import { foldPackageLog } from '../store/fleet-aggregates.js';
 import type { Tables } from '../store/schema.js';
 import { firstHoldersOfEach } from '../store/package-holders.js';
-import { imagesWithAnyVuln } from '../store/vuln-holders.js';
+import { firstImagesWithVuln, imagesWithAnyVuln } from '../store/vuln-holders.js';
 import { writeQueueOf } from '../store/write-queue.js';
 import { SEVERITY_RANK } from '../evaluate/posture.js';
 import { num, usesField, type Sort } from './context.js';
@@ -329,11 +329,12 @@ function facetCondition(resolved: ResolvedQuery<Tables, VulnTB>, dialect: Dialec
  */
 export function vulnIs(id: string, dialect: Dialect) {
   return (eb: ExpressionBuilder<Tables, 'detections'>) =>
-    eb.and([
-      ...(dialect === 'sqlite' ? [eb('detections.image_pk', 'in', imagesWithAnyVuln(expressionBuilder<Tables, never>(), [id]))] : []),
-      eb(sql<string>`lower(${sql.ref('detections.vuln_id')})`, '=', sql<string>`lower(${id})`),
-      eb('detections.vuln_id', '=', id),
-    ]);
+    eb.and([...(dialect === 'sqlite' ? [eb('detections.image_pk', 'in', imagesWithAnyVuln(expressionBuilder<Tables, never>(), [id]))] : []), idIs(id)(eb)]);
+}
+
+/** The exact id, through lower(vuln_id) (the column every vulnerability index is on). */
+function idIs(id: string) {
+  return (eb: ExpressionBuilder<Tables, 'detections'>) => eb.and([eb(sql<string>`lower(${sql.ref('detections.vuln_id')})`, '=', sql<string>`lower(${id})`), eb('detections.vuln_id', '=', id)]);
 }
 
 interface VulnGroup {
@@ -482,19 +483,22 @@ async function vulnerabilitiesIn(
     e.scanTypes.add(f.scan_type);
   }
   const { byKey, imageIds } = await sampleImages(db, ids, async (part) => {
+    // SQLite: the term index in pk order, stopping after the sample (all of a widespread id's images were read first).
     const arm = (id: string) =>
-      db
-        .selectFrom(
-          db
-            .selectFrom('detections')
-            .select(['detections.vuln_id', 'detections.image_pk'])
-            .distinct()
-            .where(vulnIs(id, dialect))
-            .orderBy('detections.image_pk')
-            .limit(SAMPLE)
-            .as('a'),
-        )
-        .select(['a.vuln_id as k', 'a.image_pk']);
+      dialect === 'sqlite'
+        ? db.selectFrom(firstImagesWithVuln(db, id, SAMPLE, idIs(id)).as('a')).select([sql<string>`${id}`.as('k'), 'a.image_pk'])
+        : db
+            .selectFrom(
+              db
+                .selectFrom('detections')
+                .select(['detections.vuln_id', 'detections.image_pk'])
+                .distinct()
+                .where(vulnIs(id, dialect))
+                .orderBy('detections.image_pk')
+                .limit(SAMPLE)
+                .as('a'),
+            )
+            .select(['a.vuln_id as k', 'a.image_pk']);
     let u = arm(part[0] as string);
     for (const id of part.slice(1)) u = u.unionAll(arm(id));
     return (await u.execute()).map((r) => ({ k: r.k, image_pk: num(r.image_pk) }));

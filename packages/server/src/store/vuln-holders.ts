@@ -10,7 +10,7 @@
  * to. Ids are matched as the searches match them, folding ASCII case (SQLite's lower()); the token is the id's bytes
  * in hex, so that any id, whatever its characters, is one token of letters and digits.
  */
-import { sql, type Expression, type Kysely, type SelectQueryBuilder, type SqlBool } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type SelectQueryBuilder, type SqlBool } from 'kysely';
 import type { Dialect } from './database.js';
 import type { Tables } from './schema.js';
 import { anyToken, createTerms, syncTerms, termsMatch, type ImageTerms } from './image-terms.js';
@@ -31,6 +31,25 @@ export function vulnToken(id: string): string {
 export function imagesWithAnyVuln(db: Source, ids: readonly string[], range?: Range): SelectQueryBuilder<Tables, 'image_vuln_terms', { image_pk: number }> {
   const q = db.selectFrom('image_vuln_terms').select('image_vuln_terms.rowid as image_pk').where(termsMatch(VULN_TERMS, anyToken(ids.map(vulnToken))));
   return range === undefined ? q : q.where('image_vuln_terms.rowid', '>=', range.from).where('image_vuln_terms.rowid', '<=', range.to);
+}
+
+/**
+ * SQLite: the first `limit` images (by pk) having this vulnerability, read in the term index's order (which stops
+ * after `limit`), each confirmed by one of its detections satisfying `confirm` (the exact id).
+ */
+export function firstImagesWithVuln(
+  db: Source,
+  id: string,
+  limit: number,
+  confirm: (eb: ExpressionBuilder<Tables, 'detections'>) => Expression<SqlBool>,
+): SelectQueryBuilder<Tables, 'image_vuln_terms', { image_pk: number }> {
+  return db
+    .selectFrom('image_vuln_terms')
+    .select('image_vuln_terms.rowid as image_pk')
+    .where(termsMatch(VULN_TERMS, vulnToken(id)))
+    .where((eb) => eb.exists(eb.selectFrom('detections').select('detections.image_pk').whereRef('detections.image_pk', '=', 'image_vuln_terms.rowid').where(confirm)))
+    .orderBy('image_vuln_terms.rowid')
+    .limit(limit);
 }
 
 /**
