@@ -15,7 +15,8 @@
  * order.
  */
 import type { Kysely, Transaction } from 'kysely';
-import type { Dialect } from '../store/database.js';
+import type { Dialect, Store } from '../store/database.js';
+import { committedSource, type Learned } from '../store/committed.js';
 import type { Tables } from '../store/schema.js';
 import { insertRows } from '../store/bulk.js';
 import { paddedIn } from '../store/chunks.js';
@@ -68,19 +69,19 @@ export async function storedPairs(db: Db, distro: string, pks: readonly number[]
 
 /**
  * Per store (keyed by its read handle): pairs this process found recorded in agreement with its matcher's basis,
- * by distro, then package pk.
+ * by distro, then package pk (store/committed.ts: where they are looked up and when they are remembered).
  */
 const agreedByStore = new WeakMap<Kysely<Tables>, { size: number; readonly byDistro: Map<string, Map<number, Basis>> }>();
 const MAX_AGREED = 1_000_000;
 
 /**
  * Record the pairs an upload matched (inside its transaction). Pairs already seen in agreement cost nothing; the
- * others are looked up on the read connection (committed rows), and those still open are settled inside the
- * transaction: recorded when new, marked unsettled when recorded with findings other than this upload's.
+ * others are looked up, and those still open are settled inside the transaction: recorded when new, marked unsettled
+ * when recorded with findings other than this upload's.
  */
-export async function notePairs(trx: Db, read: Kysely<Tables>, dialect: Dialect, pairs: ReadonlyMap<number, PairRecord>): Promise<void> {
-  let agreed = agreedByStore.get(read);
-  if (agreed === undefined) agreedByStore.set(read, (agreed = { size: 0, byDistro: new Map() }));
+export async function notePairs(trx: Transaction<Tables>, store: Store, pairs: ReadonlyMap<number, PairRecord>, learned: Learned): Promise<void> {
+  let agreed = agreedByStore.get(store.read);
+  if (agreed === undefined) agreedByStore.set(store.read, (agreed = { size: 0, byDistro: new Map() }));
   const seen = agreed;
   const open = new Map<string, PairRecord[]>();
   for (const p of pairs.values()) {
@@ -90,30 +91,42 @@ export async function notePairs(trx: Db, read: Kysely<Tables>, dialect: Dialect,
     if (l === undefined) open.set(p.distro, (l = []));
     l.push(p);
   }
+  const source = committedSource(store, trx);
+  const agreeing: PairRecord[] = [];
   for (const [distro, list] of open) {
     list.sort((a, b) => a.packagePk - b.packagePk);
     for (let i = 0; i < list.length; i += 500) {
       const chunk = list.slice(i, i + 500);
       const committed = await storedPairs(
-        read,
+        source,
         distro,
         chunk.map((p) => p.packagePk),
       );
-      if (seen.size + chunk.length > MAX_AGREED) {
-        seen.byDistro.clear();
-        seen.size = 0;
-      }
-      let agreedHere = seen.byDistro.get(distro);
-      if (agreedHere === undefined) seen.byDistro.set(distro, (agreedHere = new Map()));
       const rest = chunk.filter((p) => {
         const s = committed.get(p.packagePk);
         if (s === undefined || !agrees(s, p)) return true;
-        if (!agreedHere.has(p.packagePk)) seen.size++;
-        agreedHere.set(p.packagePk, p.basis);
+        agreeing.push(p);
         return false;
       });
-      if (rest.length > 0) await settle(trx, dialect, distro, rest);
+      if (rest.length === 0) continue;
+      // Settled on what the transaction itself sees (on SQLite, what was just read).
+      const current = source === trx ? committed : await storedPairs(trx, distro, rest.map((p) => p.packagePk));
+      await settle(trx, store.dialect, distro, rest, current);
     }
+  }
+  if (agreeing.length > 0) {
+    learned.later(() => {
+      if (seen.size + agreeing.length > MAX_AGREED) {
+        seen.byDistro.clear();
+        seen.size = 0;
+      }
+      for (const p of agreeing) {
+        let here = seen.byDistro.get(p.distro);
+        if (here === undefined) seen.byDistro.set(p.distro, (here = new Map()));
+        if (!here.has(p.packagePk)) seen.size++;
+        here.set(p.packagePk, p.basis);
+      }
+    });
   }
 }
 
@@ -121,12 +134,8 @@ function agrees(s: StoredPair, p: PairRecord): boolean {
   return s.keys > 0 && s.signature !== null && (s.basis === basisText(p.basis) || s.signature === p.signature);
 }
 
-async function settle(trx: Db, dialect: Dialect, distro: string, pairs: readonly PairRecord[]): Promise<void> {
-  const current = await storedPairs(
-    trx,
-    distro,
-    pairs.map((p) => p.packagePk),
-  );
+/** Record the pairs `current` (what the transaction sees of them) does not hold in agreement. */
+async function settle(trx: Db, dialect: Dialect, distro: string, pairs: readonly PairRecord[], current: ReadonlyMap<number, StoredPair>): Promise<void> {
   const evaluations: (string | number)[][] = [];
   const keys: (string | number)[][] = [];
   const unsettle: number[] = [];

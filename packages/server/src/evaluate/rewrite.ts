@@ -26,6 +26,7 @@ import { recountImages, SEVERITY_COLUMNS } from '../ingest/records.js';
 import { beginFleetUpdate } from '../store/fleet-aggregates.js';
 import { imagesHoldingAny } from '../store/package-holders.js';
 import { imagesWithAnyVuln, syncVulnHolders } from '../store/vuln-holders.js';
+import { Learned } from '../store/committed.js';
 import { retryConflicts } from '../store/write-queue.js';
 import { eachLimit } from '@tally/core';
 import { insertDetections } from './findings.js';
@@ -161,7 +162,12 @@ export async function rewritePairs(
   // images are its own; the shared rows, finding data and fleet counters, are written in key order and queue).
   await eachLimit(chunks(images, imageChunk ?? 500), store.dialect === 'postgres' ? 2 : 1, async (chunk) => {
     cancelled(signal);
-    const transaction = () => store.db.transaction().execute((trx) => rewriteChunk(trx, store, chunk, plan));
+    const transaction = async (): Promise<{ added: number; updated: number; removed: number }> => {
+      const learned = new Learned();
+      const counts = await store.db.transaction().execute((trx) => rewriteChunk(trx, store, learned, chunk, plan));
+      learned.committed();
+      return counts;
+    };
     const counts = store.dialect === 'postgres' ? await retryConflicts(transaction) : await transaction();
     acc.added += counts.added;
     acc.updated += counts.updated;
@@ -188,7 +194,7 @@ interface RewritePlan {
 }
 
 /** One chunk of images, in its transaction; returns the rows it added, updated and removed. */
-async function rewriteChunk(trx: Transaction<Tables>, store: Store, chunk: readonly number[], plan: RewritePlan): Promise<{ added: number; updated: number; removed: number }> {
+async function rewriteChunk(trx: Transaction<Tables>, store: Store, learned: Learned, chunk: readonly number[], plan: RewritePlan): Promise<{ added: number; updated: number; removed: number }> {
   const { changed, whole, targets, touched, added, inserts } = plan;
   const inserting = [...inserts.keys()];
   if (store.dialect === 'postgres') await trx.selectFrom('images').select('pk').where('pk', 'in', chunk).orderBy('pk').forUpdate().execute();
@@ -238,7 +244,7 @@ async function rewriteChunk(trx: Transaction<Tables>, store: Store, chunk: reado
       else for (const t of ins) delta(ip.image).move(ip.scanType, t.severity, t.cvssScore, 1);
     }
   }
-  await insertDetections(trx, store.read, store.dialect, fresh);
+  await insertDetections(trx, store, fresh, learned);
   // The images whose set of vulnerabilities may have changed (updates keep each row's id).
   const reindexed = inserting.length > 0 && whole.length > 0 ? new Set(chunk) : new Set([...deletes.map((d) => d.row.image), ...fresh.rows.map((r) => r.image_pk)]);
   await syncVulnHolders(trx, store.dialect, [...reindexed].sort((a, b) => a - b), false);
@@ -446,6 +452,7 @@ async function moveCounts(trx: Transaction<Tables>, deltas: readonly [number, Co
 /** Evaluate whole images from scratch (their pairs are recorded as an upload records them). */
 export async function evaluateImages(store: Store, matcher: PostureMatcher, imagePks: readonly number[], acc: Tally): Promise<void> {
   const matchable = ['pkey', 'type', 'name', 'version', 'purl', 'class', 'source_name', 'source_version', 'owned_by'] as const;
+  const learned = new Learned();
   await store.db.transaction().execute(async (trx) => {
     const images = await trx
       .selectFrom('images')
@@ -466,7 +473,7 @@ export async function evaluateImages(store: Store, matcher: PostureMatcher, imag
       const del = await trx.deleteFrom('detections').where('image_pk', '=', image.pk).executeTakeFirst();
       const inImage: PackageInImage[] = packages.map((p) => ({ ...p, package_pk: Number(p.package_pk), layer_index: Number(p.layer_index) }));
       const d = matcher.detections(image.pk, image, inImage);
-      await insertDetections(trx, store.read, store.dialect, d);
+      await insertDetections(trx, store, d, learned);
       acc.removed += Number(del.numDeletedRows);
       acc.added += d.rows.length;
       acc.changedImages.add(image.pk);
@@ -475,4 +482,5 @@ export async function evaluateImages(store: Store, matcher: PostureMatcher, imag
     await recountImages(trx, pks, { packages: false });
     await fleet.finish();
   });
+  learned.committed();
 }

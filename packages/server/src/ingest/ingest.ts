@@ -16,13 +16,14 @@
  * SCA never touches SCA packages, and one with SCA while the switch is off stores its Static/Dynamic part only.
  */
 import { createHash } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { ScanType, SensorType } from '@tally/core';
 import type { UploadResponse } from '../protocol.js';
 import type { Dialect, Store } from '../store/database.js';
 import { insertRows } from '../store/bulk.js';
 import { writeQueueOf } from '../store/write-queue.js';
 import { upsertDictionary } from '../store/packages.js';
+import { Learned } from '../store/committed.js';
 import { beginFleetUpdate, type WrittenDetection, type WrittenPackage } from '../store/fleet-aggregates.js';
 import { syncHolders } from '../store/package-holders.js';
 import { syncVulnHolders } from '../store/vuln-holders.js';
@@ -153,6 +154,8 @@ export async function ingestReport(store: Store, vulndb: ServerVulnDb, options: 
   // Results from another handle are taken only from the same file (the identity is taken the same way for both).
   if (seeds !== null && lease.matcher !== null && seeds.identity === lease.identity) lease.matcher.seed(seeds);
   try {
+    // Rows this upload finds or writes for the caches, remembered once its group has committed (store/committed.ts).
+    const learned = new Learned();
     const response = await writeQueueOf(store).run(async (trx) => {
       // Claim the key first: a write, so SQLite takes its write lock now (no stale-snapshot upgrade later), and a
       // concurrent duplicate on PostgreSQL waits on the unique index until this transaction ends.
@@ -187,7 +190,7 @@ export async function ingestReport(store: Store, vulndb: ServerVulnDb, options: 
         await trx.deleteFrom('image_packages').where('image_pk', '=', imagePk).where('scan_type', 'in', replaced).execute();
       }
 
-      const stored = await insertPackages(store, trx, imagePk, head, source, accepted, lease.matcher, options.batchSize ?? 1000);
+      const stored = await insertPackages(store, trx, learned, imagePk, head, source, accepted, lease.matcher, options.batchSize ?? 1000);
       if (replaced.length > 0) {
         await syncHolders(trx, store.dialect, imagePk, fleet.heldNothing);
         await syncVulnHolders(trx, store.dialect, [imagePk], fleet.heldNothing);
@@ -237,6 +240,7 @@ export async function ingestReport(store: Store, vulndb: ServerVulnDb, options: 
       await trx.updateTable('uploads').set({ image_pk: imagePk, sensor_pk: sensorPk, response: JSON.stringify(response) }).where('pk', '=', claimed.pk).execute();
       return response;
     }, typeof source === 'function');
+    learned.committed();
     options.onStage?.('committed');
     return response;
   } finally {
@@ -311,6 +315,7 @@ interface Stored {
 async function insertPackages(
   store: Store,
   trx: Transaction<Tables>,
+  learned: Learned,
   imagePk: number,
   head: ReportHead,
   source: (() => readonly PackageRow[]) | Spool,
@@ -319,7 +324,6 @@ async function insertPackages(
   batchSize: number,
 ): Promise<Stored> {
   const dialect: Dialect = store.dialect;
-  const read: Kysely<Tables> = store.read;
   const out: Stored = { stored: 0, dropped: 0, byScanType: new Map(), written: typeof source === 'function' ? { packages: [], detections: [] } : null };
   const os = storedOs(head.image.os);
   let batch: PackageRow[] = [];
@@ -329,9 +333,9 @@ async function insertPackages(
     batch = [];
     const pks = await upsertDictionary(
       trx,
-      read,
-      dialect,
+      store,
       rows.map((r) => r.dict),
+      learned,
     );
     const packagePks = rows.map((r) => pks.get(r.dict.pkey) as number);
     const ipPks = await insertRows(
@@ -361,7 +365,7 @@ async function insertPackages(
       layer_index: layerIndex,
     }));
     const d = matcher.detections(imagePk, os, inImage, { rows: [], findings: new Map(), fresh: new Map() });
-    await insertDetections(trx, read, dialect, d);
+    await insertDetections(trx, store, d, learned);
     out.written?.detections.push(...d.rows);
     // Pairs this process matched for the first time: recorded for the re-evaluation, never overwritten here (a
     // stale signature must survive until the re-evaluation that follows a database change rewrites its images).

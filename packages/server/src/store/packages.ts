@@ -3,11 +3,12 @@
  * The identity is everything the matcher reads plus what the API shows per package (purl, licenses, metadata…);
  * per-image facts (scan type, layer, locations, evidence) live in `image_packages`.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { Package, PackageClass, PackageType } from '@tally/core';
 import type { Tables } from './schema.js';
-import type { Dialect } from './database.js';
+import type { Store } from './database.js';
+import { committedSource, type Learned } from './committed.js';
 import { insertRows } from './bulk.js';
 import { paddedIn } from './chunks.js';
 
@@ -39,7 +40,8 @@ export function dictionaryRow(p: Package): DictionaryRow {
   const metadata = p.metadata !== undefined ? JSON.stringify(sortedRecord(p.metadata)) : null;
   const fields = [p.type, p.name, p.version, p.purl, p.class, p.source?.name ?? null, p.source?.version ?? null, p.arch ?? null, p.vendor ?? null, licenses, ownedBy, metadata];
   return {
-    pkey: createHash('sha256').update(JSON.stringify(fields)).digest('hex'),
+    // One-shot hash: a quarter of createHash()'s cost for a short input (500 packages an upload: 0.14 against 0.48 ms).
+    pkey: hash('sha256', JSON.stringify(fields), 'hex'),
     type: p.type,
     name: p.name,
     version: p.version,
@@ -81,27 +83,25 @@ export function packageForMatching(r: MatchablePackage): Package {
 }
 
 /**
- * pkey → pk, per store (keyed by its read handle). Dictionary rows are never deleted or changed, so a pk once seen
- * committed stays right; pks of rows inserted by a transaction still in flight are never remembered (it may roll
- * back), they are found committed by a later upload.
+ * pkey → pk, per store (keyed by its read handle). Dictionary rows are never deleted or changed, so a pk once
+ * committed stays right (store/committed.ts: when pks are looked up and when they are remembered).
  */
-const PACKAGE_SHAPE = {
-  table: 'packages',
-  columns: ['pkey', 'type', 'name', 'version', 'purl', 'class', 'source_name', 'source_version', 'arch', 'vendor', 'licenses', 'owned_by', 'metadata'],
-  onConflictDoNothing: 'pkey',
-} as const;
+const COLUMNS = ['pkey', 'type', 'name', 'version', 'purl', 'class', 'source_name', 'source_version', 'arch', 'vendor', 'licenses', 'owned_by', 'metadata'] as const;
+/** PostgreSQL: a concurrent upload may add the same package; the rows are read back. */
+const PACKAGE_SHAPE = { table: 'packages', columns: COLUMNS, onConflictDoNothing: 'pkey' } as const;
+/** SQLite: the single writer has just looked them up in its transaction, so a conflict cannot happen (and would throw). */
+const PACKAGE_SHAPE_SQLITE = { table: 'packages', columns: COLUMNS, returningPk: true } as const;
 
 const pkCache = new WeakMap<Kysely<Tables>, Map<string, number>>();
 const MAX_CACHED = 2_000_000;
 
 /**
  * pkey → pk for these rows, inserting the ones the dictionary lacks. In a steady fleet almost every package is
- * already known, from the cache or from one lookup on the read connection (committed rows). Inserts use ON
- * CONFLICT DO NOTHING (a concurrent upload may add the same package) and are read back inside the transaction.
+ * already known, from the cache or from one lookup (committedSource).
  */
-export async function upsertDictionary(trx: Kysely<Tables> | Transaction<Tables>, read: Kysely<Tables>, dialect: Dialect, rows: readonly DictionaryRow[]): Promise<Map<string, number>> {
-  let cache = pkCache.get(read);
-  if (cache === undefined) pkCache.set(read, (cache = new Map()));
+export async function upsertDictionary(trx: Transaction<Tables>, store: Store, rows: readonly DictionaryRow[], learned: Learned): Promise<Map<string, number>> {
+  let cache = pkCache.get(store.read);
+  if (cache === undefined) pkCache.set(store.read, (cache = new Map()));
   const unique = new Map<string, DictionaryRow>();
   for (const r of rows) unique.set(r.pkey, r);
   const out = new Map<string, number>();
@@ -113,35 +113,40 @@ export async function upsertDictionary(trx: Kysely<Tables> | Transaction<Tables>
   }
   // In key order: concurrent PostgreSQL uploads adding the same new packages then lock them in the same order.
   unknown.sort();
+  const source = committedSource(store, trx);
+  const lookUp = async (db: Kysely<Tables>, keys: readonly string[]): Promise<void> => {
+    for (const g of await db.selectFrom('packages').select(['pk', 'pkey']).where('pkey', 'in', paddedIn(keys)).execute()) out.set(g.pkey, g.pk);
+  };
   for (let i = 0; i < unknown.length; i += 500) {
     const chunk = unknown.slice(i, i + 500);
-    const committed = await read.selectFrom('packages').select(['pk', 'pkey']).where('pkey', 'in', paddedIn(chunk)).execute();
-    if (cache.size + committed.length > MAX_CACHED) cache.clear();
-    for (const g of committed) {
-      cache.set(g.pkey, g.pk);
-      out.set(g.pkey, g.pk);
+    await lookUp(source, chunk);
+    let rest = chunk.filter((k) => !out.has(k));
+    if (rest.length > 0 && source !== trx) {
+      await lookUp(trx, rest);
+      rest = rest.filter((k) => !out.has(k));
     }
-    const rest = chunk.filter((k) => !out.has(k));
     if (rest.length === 0) continue;
-    for (const g of await trx.selectFrom('packages').select(['pk', 'pkey']).where('pkey', 'in', paddedIn(rest)).execute()) out.set(g.pkey, g.pk);
-    const missing = rest.filter((k) => !out.has(k)).map((k) => unique.get(k) as DictionaryRow);
-    if (missing.length === 0) continue;
-    await insertRows(
-      trx,
-      dialect,
-      PACKAGE_SHAPE,
-      missing.map((r) => [r.pkey, r.type, r.name, r.version, r.purl, r.class, r.source_name, r.source_version, r.arch, r.vendor, r.licenses, r.owned_by, r.metadata]),
-    );
-    const added = await trx
-      .selectFrom('packages')
-      .select(['pk', 'pkey'])
-      .where(
-        'pkey',
-        'in',
-        paddedIn(missing.map((r) => r.pkey)),
-      )
-      .execute();
-    for (const g of added) out.set(g.pkey, g.pk);
+    const cells = rest.map((k) => {
+      const r = unique.get(k) as DictionaryRow;
+      return [r.pkey, r.type, r.name, r.version, r.purl, r.class, r.source_name, r.source_version, r.arch, r.vendor, r.licenses, r.owned_by, r.metadata];
+    });
+    if (store.dialect === 'sqlite') {
+      const pks = await insertRows(trx, store.dialect, PACKAGE_SHAPE_SQLITE, cells);
+      rest.forEach((k, j) => out.set(k, pks[j] as number));
+    } else {
+      await insertRows(trx, store.dialect, PACKAGE_SHAPE, cells);
+      await lookUp(trx, rest);
+    }
+  }
+  if (unknown.length > 0) {
+    const known = cache;
+    learned.later(() => {
+      if (known.size + unknown.length > MAX_CACHED) known.clear();
+      for (const k of unknown) {
+        const pk = out.get(k);
+        if (pk !== undefined) known.set(k, pk);
+      }
+    });
   }
   return out;
 }
