@@ -7,9 +7,8 @@
  * (evaluate/pairs.ts): the signature of its findings and, for each lookup key the matcher made for it, the
  * fingerprint of that key's advisory data (evaluate/fingerprints.ts). A run:
  *  1. waits until no upload still matches against a replaced database file (ServerVulnDb.drained);
- *  2. finds the pairs to match. Incremental: the distinct (lookup key, fingerprint) rows of evaluation_keys (one
- *     index scan), each key's fingerprint in the new database, and the pairs of the keys that differ (one index
- *     range per key). Full (no records yet, a different Tally version, or asked for): every pair the store holds;
+ *  2. finds the pairs to match. Incremental: the pairs whose rows in evaluation_keys (one pass over the table) have
+ *     a fingerprint other than their key's in the new database. Full (no records yet, a different Tally version, or asked for): every pair the store holds;
  *  3. per distro, in chunks of pairs: matches them; where the signature of the findings changed (or the pair is
  *     unsettled), rewrites the findings that changed in every image holding them (evaluate/rewrite.ts); then
  *     replaces the pairs' records;
@@ -25,6 +24,8 @@
  * old records, so the next run (queued at start-up, because the evaluated-database marker is written last) redoes
  * exactly them.
  */
+import { sql, type Selectable, type SqlBool } from 'kysely';
+import type { EvaluationKeysTable } from '../store/schema.js';
 import { TOOL_VERSION } from '@tally/core';
 import type { Store } from '../store/database.js';
 import { SETTING_EVALUATED_DB, getSetting, setSetting } from '../store/settings.js';
@@ -238,20 +239,40 @@ async function allPairs(store: Store): Promise<Map<string, Distro>> {
   return out;
 }
 
-/** The pairs recorded with a lookup key whose fingerprint differs from the current database's (or is unsettled). */
+/** Rows of evaluation_keys read per statement by stalePairs (bounded memory whatever the store's size). */
+const KEY_PAGE = 20_000;
+type KeyRow = Pick<Selectable<EvaluationKeysTable>, 'distro' | 'package_pk' | 'lookup_key' | 'fingerprint'>;
+type KeyCursor = Pick<KeyRow, 'distro' | 'package_pk' | 'lookup_key'>;
+
+/**
+ * The pairs recorded with a lookup key whose fingerprint differs from the current database's (or is unsettled): one
+ * pass over evaluation_keys in primary-key order, page by page. The table has no index led by the lookup key: an
+ * upload's new pairs put their keys on random leaves of one (41 of the ~260 WAL pages an upload wrote), and reading
+ * the distinct keys through it was a scan of the whole index anyway.
+ */
 async function stalePairs(store: Store, matcher: PostureMatcher): Promise<{ work: Map<string, Distro>; changedKeys: number }> {
-  const groups = await store.read.selectFrom('evaluation_keys').select(['lookup_key', 'fingerprint']).distinct().execute();
-  const stale = new Set<string>();
   const keys = new Set<string>();
-  for (const g of groups) {
-    if (g.fingerprint === matcher.fingerprints.of(g.lookup_key)) continue;
-    keys.add(g.lookup_key);
-    stale.add(`${g.lookup_key}\n${g.fingerprint}`);
-  }
   const work = new Map<string, Distro>();
-  for (const chunk of chunks([...keys], 500)) {
-    const rows = await store.read.selectFrom('evaluation_keys').select(['distro', 'package_pk', 'lookup_key', 'fingerprint']).where('lookup_key', 'in', chunk).execute();
-    for (const r of rows) if (stale.has(`${r.lookup_key}\n${r.fingerprint}`)) addPair(work, r.distro, Number(r.package_pk));
+  let after: KeyCursor | null = null;
+  for (;;) {
+    const from: KeyCursor | null = after;
+    const rows: KeyRow[] = await store.read
+      .selectFrom('evaluation_keys')
+      .select(['distro', 'package_pk', 'lookup_key', 'fingerprint'])
+      .$if(from !== null, (q) => q.where(sql<SqlBool>`(distro, package_pk, lookup_key) > (${from?.distro}, ${from?.package_pk}, ${from?.lookup_key})`))
+      .orderBy('distro')
+      .orderBy('package_pk')
+      .orderBy('lookup_key')
+      .limit(KEY_PAGE)
+      .execute();
+    for (const r of rows) {
+      if (r.fingerprint === matcher.fingerprints.of(r.lookup_key)) continue;
+      keys.add(r.lookup_key);
+      addPair(work, r.distro, Number(r.package_pk));
+    }
+    const last: KeyRow | undefined = rows[rows.length - 1];
+    if (rows.length < KEY_PAGE || last === undefined) break;
+    after = { distro: last.distro, package_pk: Number(last.package_pk), lookup_key: last.lookup_key };
   }
   return { work, changedKeys: keys.size };
 }

@@ -344,8 +344,7 @@ async function layerCache(db: Kysely<Tables>, dialect: Dialect): Promise<void> {
 /**
  * What each (distro, package) pair's stored detections were computed from: one row per lookup key the matcher makes
  * for it, with that key's advisory fingerprint (evaluate/fingerprints.ts). A database change then re-matches only
- * the pairs whose keys' fingerprints changed: the (lookup_key, fingerprint) index gives the keys in one scan and
- * the pairs of a key in one range read (evaluate/reevaluate.ts).
+ * the pairs whose keys' fingerprints changed (evaluate/reevaluate.ts). Migration 0012 drops the index made here.
  */
 async function evaluationKeys(db: Kysely<Tables>): Promise<void> {
   await db.schema
@@ -497,6 +496,8 @@ function provider(dialect: Dialect): MigrationProvider {
     '0009_package_holders_index': { up: (db: Kysely<Tables>) => createHoldersIndex(db, dialect) },
     '0010_fleet_package_log': { up: (db: Kysely<Tables>) => fleetPackageLogTable(db, dialect) },
     '0011_vuln_holders_index': { up: (db: Kysely<Tables>) => createVulnHoldersIndex(db, dialect) },
+    // The re-evaluation reads evaluation_keys in one pass (evaluate/reevaluate.ts, stalePairs).
+    '0012_evaluation_keys_unindexed': { up: (db: Kysely<Tables>) => db.schema.dropIndex('evaluation_keys_key').ifExists().execute() },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
