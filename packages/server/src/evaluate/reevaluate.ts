@@ -8,7 +8,8 @@
  * fingerprint of that key's advisory data (evaluate/fingerprints.ts). A run:
  *  1. waits until no upload still matches against a replaced database file (ServerVulnDb.drained);
  *  2. finds the pairs to match. Incremental: the pairs whose rows in evaluation_keys (one pass over the table) have
- *     a fingerprint other than their key's in the new database. Full (no records yet, a different Tally version, or asked for): every pair the store holds;
+ *     a fingerprint other than their key's in the new database. Full (no records yet, a different Tally version, or
+ *     asked for): every pair the store holds;
  *  3. per distro, in chunks of pairs: matches them; where the signature of the findings changed (or the pair is
  *     unsettled), rewrites the findings that changed in every image holding them (evaluate/rewrite.ts); then
  *     replaces the pairs' records;
