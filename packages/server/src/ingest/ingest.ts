@@ -154,9 +154,9 @@ export async function ingestReport(store: Store, vulndb: ServerVulnDb, options: 
   // Results from another handle are taken only from the same file (the identity is taken the same way for both).
   if (seeds !== null && lease.matcher !== null && seeds.identity === lease.identity) lease.matcher.seed(seeds);
   try {
-    // Rows this upload finds or writes for the caches, remembered once its group has committed (store/committed.ts).
-    const learned = new Learned();
-    const response = await writeQueueOf(store).run(async (trx) => {
+    const { response, learned } = await writeQueueOf(store).run(async (trx) => {
+      // What this attempt finds or writes for the caches, remembered once its group has committed (store/committed.ts).
+      const learned = new Learned();
       // Claim the key first: a write, so SQLite takes its write lock now (no stale-snapshot upgrade later), and a
       // concurrent duplicate on PostgreSQL waits on the unique index until this transaction ends.
       const claimed = await trx
@@ -171,7 +171,7 @@ export async function ingestReport(store: Store, vulndb: ServerVulnDb, options: 
           throw new IngestError('this Idempotency-Key was already used for a different report', 409, 'IDEMPOTENCY_CONFLICT');
         }
         await trx.updateTable('sensors').set({ last_seen: now }).where('sensor_key', '=', sensorKey(options.sensor, head.sensor.type)).execute();
-        return { ...(JSON.parse(prior.response) as UploadResponse), duplicate: true };
+        return { response: { ...(JSON.parse(prior.response) as UploadResponse), duplicate: true }, learned };
       }
       options.onStage?.('writing');
       const sensorPk = await upsertSensor(trx, options.sensor, head.sensor.type, head.sensor.performScaScan, now);
@@ -238,7 +238,7 @@ export async function ingestReport(store: Store, vulndb: ServerVulnDb, options: 
         warnings,
       };
       await trx.updateTable('uploads').set({ image_pk: imagePk, sensor_pk: sensorPk, response: JSON.stringify(response) }).where('pk', '=', claimed.pk).execute();
-      return response;
+      return { response, learned };
     }, typeof source === 'function');
     learned.committed();
     options.onStage?.('committed');
