@@ -475,6 +475,27 @@ for (const kind of storeKinds) {
       await check();
     });
 
+    it('after migration 0013 rebuilt the package dictionary: every row and pk kept, a new package gets a new pk', async () => {
+      const store = tb.backend.store;
+      const dictionary = () => store.read.selectFrom('packages').selectAll().orderBy('pk').execute();
+      const before = await dictionary();
+      await store.db.deleteFrom('tally_migrations' as never).where('name' as never, '>=', '0013_packages_identity' as never).execute();
+      await migrateToLatest(store.db, store.dialect);
+      assert.deepEqual(await dictionary(), before);
+      const base = synth[5] as ScanReport;
+      const p = base.packages.find((x) => x.type === 'npm') as Package;
+      const name = 'after-0013-probe';
+      await upload({
+        ...base,
+        image: { ...base.image, imageId: `sha256:${createHash('sha256').update(name).digest('hex')}` },
+        packages: [...base.packages, { ...p, id: createHash('sha256').update(`${name} package`).digest('hex'), name, purl: `pkg:npm/${name}@${p.version}` }],
+      });
+      const probe = await store.read.selectFrom('packages').select('pk').where('name', '=', name).executeTakeFirstOrThrow();
+      assert.ok(num(probe.pk) > Math.max(...before.map((r) => num(r.pk))), 'the new package has a pk above every kept one');
+      assert.equal((await dictionary()).length, before.length + 1, 'the upload reused every other dictionary row');
+      await check();
+    });
+
     it('after a re-evaluation against a changed database', async () => {
       const detections = async () => num((await tb.backend.store.read.selectFrom('detections').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
       const before = await detections();

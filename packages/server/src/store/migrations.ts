@@ -178,25 +178,8 @@ async function initial(db: Kysely<Tables>, dialect: Dialect): Promise<void> {
     .execute();
   await s.createIndex('layers_diff_id').on('layers').columns(['diff_id', 'image_pk']).execute();
 
-  await s
-    .createTable('packages')
-    .addColumn('pk', d.serial, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
-    .addColumn('pkey', 'text', (c) => c.notNull().unique())
-    .addColumn('type', 'text', (c) => c.notNull())
-    .addColumn('name', 'text', (c) => c.notNull())
-    .addColumn('version', 'text', (c) => c.notNull())
-    .addColumn('purl', 'text', (c) => c.notNull())
-    .addColumn('class', 'text', (c) => c.notNull())
-    .addColumn('source_name', 'text')
-    .addColumn('source_version', 'text')
-    .addColumn('arch', 'text')
-    .addColumn('vendor', 'text')
-    .addColumn('licenses', 'text')
-    .addColumn('owned_by', 'text')
-    .addColumn('metadata', 'text')
-    .execute();
-  await s.createIndex('packages_name').on('packages').expression(sql`lower(name)`).execute();
-  await s.createIndex('packages_version').on('packages').expression(sql`lower(version)`).execute();
+  await createPackagesTable(db, dialect, 'packages', { uniquePkey: true });
+  await createPackagesIndexes(db);
   await s.createIndex('packages_group').on('packages').columns(['name', 'version', 'type']).execute();
 
   await s
@@ -481,6 +464,55 @@ async function dropDescendingIndexes(db: Kysely<Tables>): Promise<void> {
   for (const name of ['fleet_packages_name_desc', 'fleet_packages_version_desc', 'fleet_packages_type_desc']) await db.schema.dropIndex(name).ifExists().execute();
 }
 
+/** The package dictionary's table (migration 0001 with a unique pkey; 0013 rebuilds it on SQLite without). */
+async function createPackagesTable(db: Kysely<Tables>, dialect: Dialect, name: string, options: { uniquePkey: boolean }): Promise<void> {
+  await db.schema
+    .createTable(name)
+    .addColumn('pk', ddlFor(dialect).serial, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+    .addColumn('pkey', 'text', (c) => (options.uniquePkey ? c.notNull().unique() : c.notNull()))
+    .addColumn('type', 'text', (c) => c.notNull())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('version', 'text', (c) => c.notNull())
+    .addColumn('purl', 'text', (c) => c.notNull())
+    .addColumn('class', 'text', (c) => c.notNull())
+    .addColumn('source_name', 'text')
+    .addColumn('source_version', 'text')
+    .addColumn('arch', 'text')
+    .addColumn('vendor', 'text')
+    .addColumn('licenses', 'text')
+    .addColumn('owned_by', 'text')
+    .addColumn('metadata', 'text')
+    .execute();
+}
+
+/** The dictionary's search indexes (the searches fold case with lower(): query/compile.ts). */
+async function createPackagesIndexes(db: Kysely<Tables>): Promise<void> {
+  await db.schema.createIndex('packages_name').ifNotExists().on('packages').expression(sql`lower(name)`).execute();
+  await db.schema.createIndex('packages_version').ifNotExists().on('packages').expression(sql`lower(version)`).execute();
+}
+
+/**
+ * Migration 0013: the dictionary's identity as one unique index, (name, version, type, pkey), instead of a unique
+ * pkey beside an index on (name, version, type). A new package's row then goes into three indexes at random places,
+ * not four (the pkey index took 42 of the ~260 WAL pages an upload wrote); lookups name the whole key
+ * (store/packages.ts), and the software list's walk by (name, version, type) reads its prefix. SQLite cannot drop a
+ * column's UNIQUE constraint, so the table is rebuilt (pks kept). Safe to run again.
+ */
+async function packagesIdentity(db: Kysely<Tables>, dialect: Dialect): Promise<void> {
+  if (dialect === 'sqlite') {
+    await createPackagesTable(db, dialect, 'packages_rebuilt', { uniquePkey: false });
+    const columns = sql.raw('pk, pkey, type, name, version, purl, class, source_name, source_version, arch, vendor, licenses, owned_by, metadata');
+    await sql`insert into packages_rebuilt (${columns}) select ${columns} from packages order by pk`.execute(db);
+    await db.schema.dropTable('packages').execute();
+    await sql`alter table packages_rebuilt rename to packages`.execute(db);
+    await createPackagesIndexes(db);
+  } else {
+    await sql`alter table packages drop constraint if exists packages_pkey_key`.execute(db);
+    await db.schema.dropIndex('packages_group').ifExists().execute();
+  }
+  await db.schema.createIndex('packages_identity').ifNotExists().unique().on('packages').columns(['name', 'version', 'type', 'pkey']).execute();
+}
+
 function provider(dialect: Dialect): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '0001_initial': { up: (db: Kysely<Tables>) => initial(db, dialect) },
@@ -498,6 +530,7 @@ function provider(dialect: Dialect): MigrationProvider {
     '0011_vuln_holders_index': { up: (db: Kysely<Tables>) => createVulnHoldersIndex(db, dialect) },
     // The re-evaluation reads evaluation_keys in one pass (evaluate/reevaluate.ts, stalePairs).
     '0012_evaluation_keys_unindexed': { up: (db: Kysely<Tables>) => db.schema.dropIndex('evaluation_keys_key').ifExists().execute() },
+    '0013_packages_identity': { up: (db: Kysely<Tables>) => packagesIdentity(db, dialect) },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }

@@ -4,7 +4,7 @@
  * per-image facts (scan type, layer, locations, evidence) live in `image_packages`.
  */
 import { hash } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Package, PackageClass, PackageType } from '@tally/core';
 import type { Tables } from './schema.js';
 import type { Store } from './database.js';
@@ -88,7 +88,7 @@ export function packageForMatching(r: MatchablePackage): Package {
  */
 const COLUMNS = ['pkey', 'type', 'name', 'version', 'purl', 'class', 'source_name', 'source_version', 'arch', 'vendor', 'licenses', 'owned_by', 'metadata'] as const;
 /** PostgreSQL: a concurrent upload may add the same package; the rows are read back. */
-const PACKAGE_SHAPE = { table: 'packages', columns: COLUMNS, onConflictDoNothing: 'pkey' } as const;
+const PACKAGE_SHAPE = { table: 'packages', columns: COLUMNS, onConflictDoNothing: ['name', 'version', 'type', 'pkey'] } as const;
 /** SQLite: the single writer has just looked them up in its transaction, so a conflict cannot happen (and would throw). */
 const PACKAGE_SHAPE_SQLITE = { table: 'packages', columns: COLUMNS, returningPk: true } as const;
 
@@ -114,8 +114,17 @@ export async function upsertDictionary(trx: Transaction<Tables>, store: Store, r
   // In key order: concurrent PostgreSQL uploads adding the same new packages then lock them in the same order.
   unknown.sort();
   const source = committedSource(store, trx);
+  // By the whole unique key (name, version, type, pkey), the dictionary's one index on it (migration 0013), as a join
+  // with the keys: SQLite plans `(name, version, type, pkey) IN (VALUES …)` as the product of per-column lists
+  // (64 keys: 743 µs against 106 µs joined, and 66 µs for `pkey IN (…)` on the former pkey index).
   const lookUp = async (db: Kysely<Tables>, keys: readonly string[]): Promise<void> => {
-    for (const g of await db.selectFrom('packages').select(['pk', 'pkey']).where('pkey', 'in', paddedIn(keys)).execute()) out.set(g.pkey, g.pk);
+    const tuples = paddedIn(keys).map((k) => {
+      const r = unique.get(k) as DictionaryRow;
+      return sql`(${r.name}, ${r.version}, ${r.type}, ${r.pkey})`;
+    });
+    const found = await sql<{ pk: number; pkey: string }>`with k(name, version, type, pkey) as (values ${sql.join(tuples)})
+      select p.pk, p.pkey from k join packages as p on p.name = k.name and p.version = k.version and p.type = k.type and p.pkey = k.pkey`.execute(db);
+    for (const g of found.rows) out.set(g.pkey, Number(g.pk));
   };
   for (let i = 0; i < unknown.length; i += 500) {
     const chunk = unknown.slice(i, i + 500);
