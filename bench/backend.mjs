@@ -78,7 +78,7 @@ function peakRss(pid) {
 /**
  * POST a string or buffer, or a stream, through node:http on keep-alive connections; network errors retried, as a
  * sensor does. Not fetch: the load generator shares this machine's 2 cores with the server, and undici's fetch
- * took 2.2 to 2.8 ms of CPU an upload, node:http 0.9 to 1.0 (3,000-image runs).
+ * took 2.2 to 2.8 ms of CPU an upload, node:http 0.4 to 1.0.
  */
 async function post(url, headers, body, attempts = 3) {
   for (let attempt = 1; ; attempt++) {

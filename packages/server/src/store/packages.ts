@@ -99,8 +99,8 @@ const MAX_CACHED = 2_000_000;
  * The lookup by the whole unique key (name, version, type, pkey), the dictionary's one index on it (migration 0013),
  * as a join with the keys: SQLite plans `(name, version, type, pkey) IN (VALUES …)` as the product of per-column
  * lists (64 keys: 743 µs against 106 µs joined, and 66 µs for `pkey IN (…)` on the former pkey index). Its text is
- * compiled once per engine and padded key count: building and compiling the 64-key template each time cost more
- * than running it.
+ * compiled once per engine and padded key count: building and compiling the 64-key template each time was a quarter
+ * of the lookup's time (0.39 against 0.30 ms an upload, timed inside the writer).
  */
 const lookupTexts = new Map<string, string>();
 
